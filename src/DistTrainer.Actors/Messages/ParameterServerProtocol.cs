@@ -6,6 +6,11 @@ namespace DistTrainer.Actors.Messages;
 // coordinator which work it accepted and when a synchronous step was applied. A tensor field is either inline
 // (TransferId 0) or empty with the data sent before as TensorChunks of that transfer.
 
+/// <summary>The coordinator introduces itself; the server sends it acceptances and step notices from then on.</summary>
+[MessagePackObject]
+public sealed record RegisterCoordinator(
+    [property: Key(0)] int ParameterCount) : IDistTrainerMessage;
+
 /// <summary>Ask for the current weights. A worker (WorkerId ≥ 0) is also subscribed to the sync broadcasts.</summary>
 [MessagePackObject]
 public sealed record PullParameters(

@@ -22,7 +22,7 @@ public sealed class ParameterServerActor : ReceiveActor
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ParameterServerSettings _settings;
-    private readonly IActorRef _coordinator;
+    private IActorRef _coordinator = ActorRefs.Nobody;
     private readonly float[] _weights;
     private readonly float[] _sum;
     private readonly IOptimizer _optimizer;
@@ -38,10 +38,9 @@ public sealed class ParameterServerActor : ReceiveActor
     private int _stepSamples;
     private double _stepLoss;
 
-    public ParameterServerActor(ParameterServerSettings settings, float[] initialWeights, IActorRef coordinator)
+    public ParameterServerActor(ParameterServerSettings settings, float[] initialWeights)
     {
         _settings = settings;
-        _coordinator = coordinator;
         _weights = (float[])initialWeights.Clone();
         _sum = new float[_weights.Length];
         _optimizer = settings.Optimizer.Create(_weights.Length);
@@ -50,6 +49,16 @@ public sealed class ParameterServerActor : ReceiveActor
         Receive<TensorChunk>(OnChunk);
         Receive<PushGradients>(OnPush);
         Receive<PullParameters>(OnPull);
+        Receive<RegisterCoordinator>(m =>
+        {
+            if (m.ParameterCount != _weights.Length)
+            {
+                _log.Warning("parameter server refused a coordinator for {0} parameters; it holds {1}", m.ParameterCount, _weights.Length);
+                return;
+            }
+            _coordinator = Sender;
+            _log.Debug("parameter server reports to {0}", Sender.Path);
+        });
         Receive<Terminated>(t =>
         {
             _subscribers.Remove(t.ActorRef);
@@ -57,9 +66,12 @@ public sealed class ParameterServerActor : ReceiveActor
         });
     }
 
-    /// <summary><paramref name="initialWeights"/> is copied; the server owns its weights from then on.</summary>
-    public static Props Props(ParameterServerSettings settings, float[] initialWeights, IActorRef coordinator) =>
-        Akka.Actor.Props.Create(() => new ParameterServerActor(settings, initialWeights, coordinator));
+    /// <summary>
+    /// <paramref name="initialWeights"/> is copied; the server owns its weights from then on. The coordinator
+    /// introduces itself with <see cref="RegisterCoordinator"/>.
+    /// </summary>
+    public static Props Props(ParameterServerSettings settings, float[] initialWeights) =>
+        Akka.Actor.Props.Create(() => new ParameterServerActor(settings, initialWeights));
 
     private void OnChunk(TensorChunk chunk)
     {

@@ -36,6 +36,7 @@ public sealed class DistTrainerSerializer : SerializerWithStringManifest
         (typeof(GradientAccepted), "ga"),
         (typeof(GradientRejected), "gr"),
         (typeof(StepApplied), "sa"),
+        (typeof(RegisterCoordinator), "rc"),
     ];
 
     private static readonly Dictionary<Type, string> _manifestByType = _table.ToDictionary(e => e.Type, e => e.Manifest);
