@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace DistTrainer.Numerics.Kernels;
 
@@ -51,7 +52,7 @@ public static unsafe class Gemm
     /// <summary>The path <see cref="GemmPath.Auto"/> resolves to on this machine.</summary>
     internal static GemmPath BestPath =>
         Vector512.IsHardwareAccelerated ? GemmPath.Vector512
-        : Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported ? GemmPath.Vector256
+        : Vector256.IsHardwareAccelerated && Fma.IsSupported ? GemmPath.Vector256
         : GemmPath.Scalar;
 
     /// <summary>C(m,n) (+)= op(A) · op(B) on a chosen path: the one entry point behind the public products.</summary>
@@ -295,12 +296,21 @@ public static unsafe class Gemm
             }
             else
             {
-                // A is stored (m, k): walk each row contiguously and scatter with stride MR.
+                // A is stored (m, k): a transpose. Full 8-row panels go 8×8 blocks at a time.
+                var src0 = job.A + (long)(ic + ir) * job.K + pc;
+                var p0 = 0;
+                if (mr == 8 && rows == 8 && Avx.IsSupported)
+                {
+                    for (; p0 <= kc - 8; p0 += 8)
+                    {
+                        Transpose8x8(src0 + p0, job.K, panel + (long)p0 * 8, 8);
+                    }
+                }
                 for (var i = 0; i < rows; i++)
                 {
-                    var src = job.A + (long)(ic + ir + i) * job.K + pc;
+                    var src = src0 + (long)i * job.K;
                     var d = panel + i;
-                    for (var p = 0; p < kc; p++)
+                    for (var p = p0; p < kc; p++)
                     {
                         d[(long)p * mr] = src[p];
                     }
@@ -337,8 +347,29 @@ public static unsafe class Gemm
             }
             else
             {
-                // B is stored (n, k): walk each of its rows contiguously and scatter with stride NR.
-                for (var j = 0; j < cols; j++)
+                // B is stored (n, k): a transpose, 8×8 blocks at a time where 8 columns and 8 steps remain.
+                var j = 0;
+                if (Avx.IsSupported && nr % 8 == 0)
+                {
+                    for (; j <= cols - 8; j += 8)
+                    {
+                        var src = job.B + (long)(jc + jr + j) * job.K + pc;
+                        var p = 0;
+                        for (; p <= kc - 8; p += 8)
+                        {
+                            Transpose8x8(src + p, job.K, panel + (long)p * nr + j, nr);
+                        }
+                        for (var jj = j; jj < j + 8; jj++)
+                        {
+                            var s = job.B + (long)(jc + jr + jj) * job.K + pc;
+                            for (var q = p; q < kc; q++)
+                            {
+                                panel[(long)q * nr + jj] = s[q];
+                            }
+                        }
+                    }
+                }
+                for (; j < cols; j++)
                 {
                     var src = job.B + (long)(jc + jr + j) * job.K + pc;
                     var d = panel + j;
@@ -347,7 +378,7 @@ public static unsafe class Gemm
                         d[(long)p * nr] = src[p];
                     }
                 }
-                for (var j = cols; j < nr; j++)
+                for (; j < nr; j++)
                 {
                     for (var p = 0; p < kc; p++)
                     {
@@ -358,6 +389,7 @@ public static unsafe class Gemm
         }
     }
 
+    /// <summary>Copies <paramref name="count"/> floats and zero-fills up to <paramref name="width"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopyPadded(float* src, float* dst, int count, int width)
     {
@@ -369,7 +401,7 @@ public static unsafe class Gemm
                 Vector512.Store(Vector512.Load(src + i), dst + i);
             }
         }
-        else if (Vector256.IsHardwareAccelerated)
+        if (Vector256.IsHardwareAccelerated)
         {
             for (; i <= count - 8; i += 8)
             {
@@ -384,6 +416,44 @@ public static unsafe class Gemm
         {
             dst[i] = 0f;
         }
+    }
+
+    /// <summary>dst[c·dstStride + r] = src[r·srcStride + c] for an 8 × 8 block (the classic AVX unpack/shuffle/permute transpose).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, long srcStride, float* dst, long dstStride)
+    {
+        var r0 = Avx.LoadVector256(src);
+        var r1 = Avx.LoadVector256(src + srcStride);
+        var r2 = Avx.LoadVector256(src + 2 * srcStride);
+        var r3 = Avx.LoadVector256(src + 3 * srcStride);
+        var r4 = Avx.LoadVector256(src + 4 * srcStride);
+        var r5 = Avx.LoadVector256(src + 5 * srcStride);
+        var r6 = Avx.LoadVector256(src + 6 * srcStride);
+        var r7 = Avx.LoadVector256(src + 7 * srcStride);
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5);
+        var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7);
+        var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44);
+        var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44);
+        var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44);
+        var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44);
+        var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     private static int CeilDiv(int x, int y) => (x + y - 1) / y;
