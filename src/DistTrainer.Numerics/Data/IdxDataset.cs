@@ -101,7 +101,24 @@ public static class IdxDataset
 
     private readonly record struct LabelSet(float[] Targets, int Max);
 
-    private static LabelSet ReadLabels(string path)
+    private static LabelSet ReadLabels(string path) => Guard(path, ReadLabelsCore);
+
+    private static (float[] Features, int Rows, int Columns) ReadImages(string path) => Guard(path, ReadImagesCore);
+
+    /// <summary>Turns corrupt gzip data, which the decompressor reports as InvalidDataException, into a data error.</summary>
+    private static T Guard<T>(string path, Func<string, T> read)
+    {
+        try
+        {
+            return read(path);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new DataFormatException($"{Path.GetFileName(path)}: corrupt gzip data: {e.Message.ReplaceLineEndings(" ")}", e);
+        }
+    }
+
+    private static LabelSet ReadLabelsCore(string path)
     {
         var file = Path.GetFileName(path);
         using var stream = Open(path, out var compressed);
@@ -129,7 +146,7 @@ public static class IdxDataset
         return new LabelSet(targets, max);
     }
 
-    private static (float[] Features, int Rows, int Columns) ReadImages(string path)
+    private static (float[] Features, int Rows, int Columns) ReadImagesCore(string path)
     {
         var file = Path.GetFileName(path);
         using var stream = Open(path, out var compressed);
@@ -183,7 +200,7 @@ public static class IdxDataset
         var read = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
         file.Position = 0;
         compressed = read == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-        return compressed ? new CheckedGZipStream(file, Path.GetFileName(path)) : file;
+        return compressed ? new GZipStream(file, CompressionMode.Decompress) : file;
     }
 
     private static void ReadHeader(Stream stream, Span<byte> header, string file, bool compressed)
@@ -229,22 +246,4 @@ public static class IdxDataset
     }
 
     private static string Describe(bool compressed) => compressed ? "decompressed file" : "file";
-
-    /// <summary>Turns corrupt or cut-off gzip data into a <see cref="DataFormatException"/> naming the file.</summary>
-    private sealed class CheckedGZipStream(Stream inner, string file) : GZipStream(inner, CompressionMode.Decompress)
-    {
-        public override int Read(Span<byte> buffer)
-        {
-            try
-            {
-                return base.Read(buffer);
-            }
-            catch (InvalidDataException e)
-            {
-                throw new DataFormatException($"{file}: corrupt gzip data: {e.Message}", e);
-            }
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-    }
 }
