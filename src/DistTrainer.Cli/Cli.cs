@@ -31,6 +31,7 @@ public static class Cli
             {
                 "train" => TrainCommand.Run(rest),
                 "bench" => BenchCommand.Run(rest),
+                "node" => NodeCommand.Run(rest),
                 _ => throw new UsageException($"unknown command \"{args[0]}\"; expected train or bench (see 'disttrainer help')"),
             };
         }

@@ -1,0 +1,233 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Akka.Configuration;
+using DistTrainer.Actors.Cluster;
+using DistTrainer.Actors.Messages;
+using DistTrainer.Numerics.Models;
+using DistTrainer.Numerics.Training;
+using ActorEpochReport = DistTrainer.Actors.Coordinator.EpochReport;
+
+namespace DistTrainer.Cli.Commands;
+
+/// <summary>
+/// `disttrainer node`: one process of a cluster job. Roles: coordinator (takes the training options, writes the result),
+/// parameter-server, worker (loads --data itself). Exit codes: 0 the job finished and the node left the cluster;
+/// 1 the job failed or the node was downed; 2 usage; 3 the node was refused (another job or other data);
+/// 130/143 interrupted by SIGINT/SIGTERM (after a graceful leave).
+/// </summary>
+public static class NodeCommand
+{
+    public const int ExitRefused = 3;
+
+    private static readonly string[] _trainOptionNames =
+        ["data", "label", "task", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed", "threads"];
+
+    public static readonly OptionSpec[] Options =
+    [
+        new("role", "coordinator | parameter-server | worker, or several comma-separated (e.g. coordinator,parameter-server)"),
+        new("host", "address to bind (akka.remote.dot-netty.tcp.hostname)", Default: "127.0.0.1, or cluster.hocon's"),
+        new("public-host", "address other nodes use to reach this one (e.g. a pod's DNS name)", Default: "--host"),
+        new("port", "TCP port; 0 picks a free one", Default: "cluster.hocon's (4053), or 0 without a config file"),
+        new("seed-node", "seed node address akka.tcp://disttrainer@HOST:PORT (repeatable); none: this node starts a new cluster", Repeatable: true, Default: "cluster.hocon's"),
+        new("config", "HOCON deployment file", Default: "cluster.hocon if it exists in the current directory"),
+        new("cluster-name", "cluster (ActorSystem) name; nodes of other clusters are refused", Default: ClusterNode.DefaultSystemName),
+        new("job", "job id; a worker only joins a coordinator running the same job", Default: ClusterNode.DefaultJobId),
+        new("min-workers", "coordinator: training starts once this many workers are registered", Default: "1"),
+        new("mode", "coordinator: sync | async", Default: "sync"),
+        new("result", "coordinator: write the single-line JSON summary (as train --json) to this file"),
+        new("step-timeout", "coordinator: seconds before a step with no answer is re-driven", Default: "reference.conf's (10)"),
+        new("log-level", "Akka log level on stderr: OFF, ERROR, WARNING, INFO, DEBUG", Default: "INFO"),
+        .. TrainCommand.Options.Where(o => _trainOptionNames.Contains(o.Name)),
+        new("json", "coordinator: print the JSON summary as the last line of stdout", TakesValue: false),
+        new("quiet", "coordinator: no per-epoch progress", TakesValue: false),
+        new("help", "show this help", TakesValue: false),
+    ];
+
+    public static int Run(IReadOnlyList<string> args)
+    {
+        var options = ParsedOptions.Parse("node", args, Options);
+        if (options.Flag("help"))
+        {
+            Console.WriteLine(ParsedOptions.Help("disttrainer node --role ROLE[,ROLE...] [options]",
+                "Runs one node of a cluster training job (system \"disttrainer\", see cluster.hocon).", Options));
+            return 0;
+        }
+        options.NoPositionals();
+        var roles = (options.String("role") ?? throw new UsageException("--role is required (coordinator, parameter-server, worker)"))
+            .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
+        foreach (var role in roles.Where(r => !ClusterNode.KnownRoles.Contains(r)))
+        {
+            throw new UsageException($"--role: unknown role \"{role}\"; expected {string.Join(", ", ClusterNode.KnownRoles)}");
+        }
+        if (roles.Count == 0)
+        {
+            throw new UsageException("--role needs at least one role");
+        }
+        var isCoordinator = roles.Contains(ClusterNode.CoordinatorRole);
+        var isWorker = roles.Contains(ClusterNode.WorkerRole);
+        foreach (var name in new[] { "min-workers", "mode", "result", "step-timeout", "json", "quiet", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed" })
+        {
+            if (!isCoordinator && options.Has(name))
+            {
+                throw new UsageException($"--{name} is a coordinator option; this node's roles are {string.Join(",", roles)}");
+            }
+        }
+
+        var jobId = options.String("job", ClusterNode.DefaultJobId);
+        var json = options.Flag("json");
+        var progress = options.Flag("quiet") ? TextWriter.Null : Console.Error;
+        var job = TrainJob.FromOptions(options);
+        var data = isCoordinator || isWorker ? job.LoadData() : null;
+        var nodeOptions = new ClusterNodeOptions(roles)
+        {
+            SystemName = options.String("cluster-name", ClusterNode.DefaultSystemName),
+            Host = options.String("host"),
+            PublicHost = options.String("public-host"),
+            Port = options.Has("port") ? options.Int("port", 0, min: 0, max: 65535) : null,
+            SeedNodes = options.All("seed-node"),
+            Config = LoadConfig(options.String("config")),
+            LogLevel = options.String("log-level") ?? "INFO",
+            JobId = jobId,
+            WorkerData = isWorker ? data!.Train : null,
+            WorkerThreads = job.Threads,
+        };
+
+        PreparedData? prepared = null;
+        Mlp? model = null;
+        TrainingOptions? training = null;
+        if (isCoordinator)
+        {
+            prepared = data!;
+            var spec = job.CreateSpec(prepared);
+            model = new Mlp(spec);
+            training = job.CreateTrainingOptions(prepared.Train.Count);
+            var mode = options.Choice("mode", TrainingMode.Sync, new Dictionary<string, TrainingMode> { ["sync"] = TrainingMode.Sync, ["async"] = TrainingMode.Async });
+            var jobSpec = JobSpec.Create(jobId, spec, training.Optimizer, mode, training.Seed, Math.Min(training.BatchSize, prepared.Train.Count), training.Epochs,
+                model.ParameterCount, DataFingerprint.Describe(prepared.Train));
+            var evaluateModel = model;
+            var test = prepared.Test;
+            var scaling = prepared.TargetScaling;
+            var epochs = training.Epochs;
+            nodeOptions = nodeOptions with
+            {
+                Job = new ClusterJob(jobSpec, prepared.Train.Count, options.Int("min-workers", 1, min: 1), w => Evaluator.Evaluate(evaluateModel, w, test, scaling))
+                {
+                    Progress = new Progress<ActorEpochReport>(r => progress.WriteLine(FormatEpoch(r, epochs))),
+                    StepTimeout = options.Has("step-timeout") ? TimeSpan.FromSeconds(options.Float("step-timeout", 10, min: 0.01f)) : null,
+                },
+            };
+            progress.WriteLine($"{prepared.Name}: {prepared.Train.Count} train / {prepared.Test.Count} test samples; model {spec} ({model.ParameterCount:N0} parameters); {training.Epochs} epochs, batch {training.BatchSize}, {mode.ToString().ToLowerInvariant()}");
+        }
+
+        var node = ClusterNode.Start(nodeOptions);
+        Console.Error.WriteLine($"node {node.Address} roles {string.Join(",", roles)} started");
+        var interrupted = 0;
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            if (Interlocked.CompareExchange(ref interrupted, context.Signal == PosixSignal.SIGTERM ? 143 : 130, 0) == 0)
+            {
+                Console.Error.WriteLine($"{context.Signal}: leaving the cluster");
+                _ = node.LeaveAsync($"interrupted by {context.Signal}");
+            }
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
+        var exit = 1;
+        string? jsonLine = null;
+        if (isCoordinator)
+        {
+            var outcome = WaitJob(node);
+            if (outcome is { Succeeded: true })
+            {
+                jsonLine = BuildSummary(prepared!, model!, training!, outcome.Result!).ToJsonString();
+                if (options.String("result") is { } path)
+                {
+                    File.WriteAllText(path, jsonLine + Environment.NewLine);
+                }
+                progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done in {outcome.Result!.Seconds:F1}s: {FinalMetric(outcome.Result!.Epochs[^1])}"));
+                exit = 0;
+            }
+            else if (outcome is not null)
+            {
+                Console.Error.WriteLine($"error: the job failed: {outcome.Failure}");
+            }
+        }
+        node.WhenTerminated.Wait();
+        if (json && jsonLine is not null)
+        {
+            Console.Out.WriteLine(jsonLine); // after the system stopped, so it is the last line of stdout
+        }
+        if (Volatile.Read(ref interrupted) is var signal and not 0)
+        {
+            return signal;
+        }
+        if (isCoordinator)
+        {
+            return exit;
+        }
+        return node.Outcome.Kind switch
+        {
+            NodeOutcomeKind.JobSucceeded => 0,
+            NodeOutcomeKind.Refused => ExitRefused,
+            NodeOutcomeKind.Running when node.ShutdownReason is CoordinatedShutdown.ClusterLeavingReason => 0, // asked to leave
+            _ => 1,
+        };
+    }
+
+    /// <summary>The coordinator's outcome, or null when the node stopped first (interrupted, downed).</summary>
+    private static ClusterJobOutcome? WaitJob(ClusterNode node)
+    {
+        var finished = Task.WhenAny(node.JobOutcome!, node.WhenTerminated).GetAwaiter().GetResult();
+        return finished == node.JobOutcome ? node.JobOutcome.Result : null;
+    }
+
+    /// <summary>--config PATH, else ./cluster.hocon when present, else none (built-in defaults).</summary>
+    internal static Config? LoadConfig(string? path)
+    {
+        if (path is null)
+        {
+            return File.Exists("cluster.hocon") ? ConfigurationFactory.ParseString(File.ReadAllText("cluster.hocon")) : null;
+        }
+        if (!File.Exists(path))
+        {
+            throw new UsageException($"--config: no such file \"{path}\"");
+        }
+        return ConfigurationFactory.ParseString(File.ReadAllText(path));
+    }
+
+    private static string FormatEpoch(ActorEpochReport r, int epochs)
+    {
+        var workers = string.Join(" ", r.Workers.Select(w => string.Create(CultureInfo.InvariantCulture, $"w{w.WorkerId}:{w.MeanStepMs:F1}ms{(w.Alive ? "" : "(gone)")}")));
+        return string.Create(CultureInfo.InvariantCulture,
+            $"epoch {r.Epoch}/{epochs}  loss {r.TrainLoss:F4}  {(r.Test is null ? "" : FinalMetric(r))}  {r.SamplesPerSecond:N0} samples/s  samples {r.Samples}  steps {workers}");
+    }
+
+    private static string FinalMetric(ActorEpochReport r) => r.Test switch
+    {
+        { Accuracy: { } accuracy } => string.Create(CultureInfo.InvariantCulture, $"test_acc {accuracy:F4}"),
+        { Rmse: { } rmse } => string.Create(CultureInfo.InvariantCulture, $"test_rmse {rmse:F3}"),
+        _ => "",
+    };
+
+    /// <summary>The same keys as `train --json`, plus the cluster's: workers, mode, samples_seen_per_epoch, steps.</summary>
+    internal static JsonObject BuildSummary(PreparedData data, Mlp model, TrainingOptions training, Actors.Simulation.DistributedTrainingResult result)
+    {
+        var trainEval = Evaluator.Evaluate(model, result.Weights, data.Train, data.TargetScaling);
+        var testEval = Evaluator.Evaluate(model, result.Weights, data.Test, data.TargetScaling);
+        var reports = result.Epochs.Select(r => new EpochReport(r.Epoch, r.TrainLoss, r.Samples, r.Seconds, trainEval, r.Test ?? testEval)).ToList();
+        reports[^1] = reports[^1] with { Test = testEval };
+        var trainSeconds = result.Epochs.Sum(e => e.Seconds);
+        var summary = Summary.Create(data, model, training, reports, trainSeconds, result.Seconds);
+        summary["workers"] = result.Workers;
+        summary["mode"] = result.Mode.ToString().ToLowerInvariant();
+        summary["steps"] = result.Steps;
+        summary["samples_seen_per_epoch"] = new JsonArray(result.SamplesSeenPerEpoch.Select(n => (JsonNode)n).ToArray());
+        summary["redriven_work"] = result.Epochs.Sum(e => e.RedrivenWork);
+        summary["duplicate_samples"] = result.Epochs.Sum(e => e.DuplicateSamples);
+        return summary;
+    }
+}
