@@ -1,0 +1,105 @@
+using System.Text.Json.Nodes;
+
+namespace DistTrainer.EndToEnd.Tests;
+
+/// <summary>
+/// Real `disttrainer node` processes on 127.0.0.1: a coordinator + parameter server node and two worker nodes train the
+/// embedded digits; then the same with one worker killed by SIGKILL in the middle of training.
+/// </summary>
+public sealed class NodeProcessSpec : IDisposable
+{
+    private static readonly TimeSpan _jobTimeout = TimeSpan.FromMinutes(4);
+    private readonly string _dir = Directory.CreateTempSubdirectory("disttrainer-e2e-").FullName;
+    private readonly List<NodeProcess> _nodes = [];
+
+    [Fact]
+    public async Task Coordinator_and_two_worker_processes_should_train_digits_and_every_process_should_exit_0()
+    {
+        var (coordinator, workers) = StartCluster(epochs: 6);
+
+        var exit = await coordinator.WaitForExit(_jobTimeout);
+        Assert.True(exit == 0, $"coordinator exit {exit}:\n{coordinator.Tail()}");
+        var result = ReadResult();
+        AssertExactlyOncePerEpoch(result, epochs: 6);
+        Assert.Equal(2, (int)result["workers"]!);
+        Assert.True((double)result["test_accuracy"]! >= 0.95, $"accuracy {result["test_accuracy"]}");
+        foreach (var worker in workers)
+        {
+            Assert.Equal(0, await worker.WaitForExit(TimeSpan.FromSeconds(30)));
+        }
+        // The JSON summary is also the last line of the coordinator's stdout (--json).
+        Assert.Equal(result.ToJsonString(), coordinator.Stdout.TrimEnd().Split('\n')[^1]);
+    }
+
+    [Fact]
+    public async Task Job_should_finish_with_every_sample_once_per_epoch_when_a_worker_process_is_killed_mid_training()
+    {
+        var (coordinator, workers) = StartCluster(epochs: 12);
+        await coordinator.WaitForStderr("epoch 3/12", _jobTimeout);
+        var victim = workers[1];
+        var killedAt = coordinator.Elapsed;
+        victim.KillHard();
+
+        var goneAt = await coordinator.WaitForStderr("workers left", TimeSpan.FromSeconds(60));
+        var dropSeconds = (goneAt - killedAt).TotalSeconds;
+        Assert.True(dropSeconds < 15, $"the killed worker was dropped {dropSeconds:F1} s after the kill (the resolver would take ~27 s)");
+        Assert.Contains(coordinator.StderrLines, l => l.Line.Contains("is unreachable: downing it now", StringComparison.Ordinal));
+
+        var exit = await coordinator.WaitForExit(_jobTimeout);
+        Assert.True(exit == 0, $"coordinator exit {exit}:\n{coordinator.Tail()}");
+        var result = ReadResult();
+        AssertExactlyOncePerEpoch(result, epochs: 12);
+        Assert.True((double)result["test_accuracy"]! >= 0.95, $"accuracy {result["test_accuracy"]}");
+        Assert.Equal(0, (int)result["duplicate_samples"]!);
+        Assert.Equal(0, await workers[0].WaitForExit(TimeSpan.FromSeconds(30)));
+        Assert.True(victim.HasExited);
+        Console.WriteLine($"killed worker dropped after {dropSeconds:F1} s");
+    }
+
+    private (NodeProcess Coordinator, NodeProcess[] Workers) StartCluster(int epochs)
+    {
+        var port = NodeProcess.FreePort();
+        var seed = $"akka.tcp://disttrainer@127.0.0.1:{port}";
+        var coordinator = Track(NodeProcess.Start("coordinator", _dir, "node", "--role", "coordinator,parameter-server", "--port", $"{port}",
+            "--min-workers", "2", "--epochs", $"{epochs}", "--lr", "0.005", "--seed", "3", "--result", "result.json", "--json"));
+        var workers = Enumerable.Range(0, 2)
+            .Select(i => Track(NodeProcess.Start($"worker-{i}", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", seed)))
+            .ToArray();
+        return (coordinator, workers);
+    }
+
+    private JsonObject ReadResult() => JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "result.json")))!.AsObject();
+
+    private static void AssertExactlyOncePerEpoch(JsonObject result, int epochs)
+    {
+        var trainSamples = (int)result["train_samples"]!;
+        var perEpoch = result["samples_seen_per_epoch"]!.AsArray().Select(n => (int)n!).ToArray();
+        Assert.Equal(epochs, perEpoch.Length);
+        Assert.All(perEpoch, n => Assert.Equal(trainSamples, n));
+    }
+
+    private NodeProcess Track(NodeProcess node)
+    {
+        _nodes.Add(node);
+        return node;
+    }
+
+    public void Dispose()
+    {
+        foreach (var node in _nodes)
+        {
+            if (!node.HasExited)
+            {
+                Console.WriteLine($"{node.Name} was still running:\n{node.Tail()}");
+            }
+            node.Dispose();
+        }
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
