@@ -62,6 +62,28 @@ public static class BenchCommand
                         $"mlp {result["model"]} batch {batch} threads {threads}: {mlp.SamplesPerSecond:N0} samples/s, {mlp.Gflops:F1} GFLOP/s, {mlp.AllocatedBytesPerStep} bytes allocated per step"));
                 }
                 break;
+            case "gemm":
+                var sizes = new[] { inputs }.Concat(hidden).Append(classes).ToArray();
+                var rows = GemmBench.Run(batch, sizes, threads, TimeSpan.FromSeconds(0.3));
+                result = new JsonObject
+                {
+                    ["bench"] = "gemm",
+                    ["model"] = string.Join('-', sizes),
+                    ["batch"] = batch,
+                    ["threads"] = threads,
+                    ["shapes"] = new JsonArray(rows.Select(r => (JsonNode)new JsonObject
+                    {
+                        ["name"] = r.Name, ["m"] = r.M, ["n"] = r.N, ["k"] = r.K, ["gflops"] = Math.Round(r.Gflops, 1),
+                    }).ToArray()),
+                };
+                if (!json)
+                {
+                    foreach (var r in rows)
+                    {
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Name,-36} {r.Gflops,8:F1} GFLOP/s"));
+                    }
+                }
+                break;
             default:
                 throw new UsageException($"unknown benchmark \"{what}\"; expected mlp or gemm");
         }
