@@ -23,8 +23,10 @@ public sealed record RbmPipelineOptions
     /// <summary>Compute reconstruction error and pseudo-log-likelihood after every epoch (not counted in the fit time).</summary>
     public bool EpochMetrics { get; init; } = true;
 
-    public int ClassifierEpochs { get; init; } = 100;
-    public int ClassifierBatchSize { get; init; } = 32;
+    // Softmax regression is convex: many cheap epochs of Adam on batch 128 bring it close to the optimum (train accuracy
+    // 0.96+ on digits), which is what scikit-learn's nearly unregularised logistic regression (C = 6000) reaches.
+    public int ClassifierEpochs { get; init; } = 1000;
+    public int ClassifierBatchSize { get; init; } = 128;
     public OptimizerOptions ClassifierOptimizer { get; init; } = new(OptimizerKind.Adam, LearningRate: 0.01f);
 }
 
