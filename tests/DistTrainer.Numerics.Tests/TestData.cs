@@ -6,7 +6,7 @@ namespace DistTrainer.Numerics.Tests;
 /// <summary>
 /// The shared digits data for tests: read from shared/data (found by walking up from the test's base directory),
 /// split by the fixed "every 5th of each class is test" rule and min-max scaled to [0, 1] on the training split.
-/// A minimal stand-in until the data loaders are on main.
+/// Falls back to the copy embedded in DistTrainer.Numerics. A minimal stand-in until the data loaders are on main.
 /// </summary>
 internal static class TestData
 {
@@ -14,7 +14,7 @@ internal static class TestData
 
     public static (Dataset Train, Dataset Test) DigitsUnitScaled => _digits.Value;
 
-    public static string FindShared(string fileName)
+    public static string? FindShared(string fileName)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
@@ -24,12 +24,24 @@ internal static class TestData
                 return candidate;
             }
         }
-        throw new FileNotFoundException($"shared/data/{fileName} not found above {AppContext.BaseDirectory}");
+        return null;
     }
 
     private static (Dataset Train, Dataset Test) LoadDigits()
     {
-        var lines = File.ReadAllLines(FindShared("digits.csv"));
+        var path = FindShared("digits.csv");
+        string[] lines;
+        if (path is not null)
+        {
+            lines = File.ReadAllLines(path);
+        }
+        else
+        {
+            using var stream = typeof(Dataset).Assembly.GetManifestResourceStream("DistTrainer.Numerics.Data.digits.csv")
+                ?? throw new FileNotFoundException("digits.csv is neither in shared/data nor embedded");
+            using var reader = new StreamReader(stream);
+            lines = reader.ReadToEnd().Split('\n');
+        }
         var header = lines[0].Split(',');
         var featureCount = header.Length - 1;
         var rows = lines.Skip(1).Where(l => l.Length > 0).Select(l => l.Split(',').Select(x => float.Parse(x, CultureInfo.InvariantCulture)).ToArray()).ToArray();

@@ -170,7 +170,7 @@ public sealed class Rbm : IModel
             var chains = ws.Chains!;
             for (var r = 0; r < n; r++)
             {
-                var slot = ids[r] % Options.PersistentChains;
+                var slot = (int)((uint)ids[r] % (uint)Options.PersistentChains);
                 if (ws.ChainReady![slot])
                 {
                     chains.AsSpan(slot * h, h).CopyTo(hs.Slice(r * h, h));
@@ -204,7 +204,7 @@ public sealed class Rbm : IModel
             var chains = ws.Chains!;
             for (var r = 0; r < n; r++)
             {
-                var slot = ids[r] % Options.PersistentChains;
+                var slot = (int)((uint)ids[r] % (uint)Options.PersistentChains);
                 hs.Slice(r * h, h).CopyTo(chains.AsSpan(slot * h, h));
                 ws.ChainReady![slot] = true;
             }
