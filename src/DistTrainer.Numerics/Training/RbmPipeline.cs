@@ -55,10 +55,17 @@ public sealed record RbmPipelineResult(RbmTrainingResult Rbm, RbmClassifierResul
 /// <summary>
 /// Uses of an RBM: unsupervised training with per-epoch metrics, feature extraction (hidden-unit probabilities) for
 /// a softmax classifier, and greedy pretraining of an MLP's first hidden layer.
-/// Inputs must already lie in [0, 1]: scale with <c>MinMaxScaler</c> fitted on the training split.
+/// Inputs must already lie in [0, 1]: see <see cref="ScaleToUnitInterval"/>.
 /// </summary>
 public static class RbmPipeline
 {
+    /// <summary>Min-max scales both splits to [0, 1] with statistics of the training split (test values are clipped).</summary>
+    public static (Dataset Train, Dataset Test) ScaleToUnitInterval(Dataset train, Dataset test)
+    {
+        var scaler = MinMaxScaler.Fit(train);
+        return (scaler.Apply(train), scaler.Apply(test));
+    }
+
     /// <summary>Trains an RBM and, for classification data, a softmax classifier on its features.</summary>
     public static RbmPipelineResult Run(Dataset train, Dataset test, RbmPipelineOptions options, Action<RbmEpochMetrics>? onEpoch = null)
     {
@@ -198,7 +205,7 @@ public static class RbmPipeline
         var features = data.Features.AsSpan();
         if (features.Length > 0 && (TensorPrimitives.Min(features) < 0f || TensorPrimitives.Max(features) > 1f))
         {
-            throw new ArgumentException($"{data.Name}: a Bernoulli RBM needs features in [0, 1]; scale them with a min-max scaler fitted on the training split");
+            throw new ArgumentException($"{data.Name}: a Bernoulli RBM needs features in [0, 1]; scale them with RbmPipeline.ScaleToUnitInterval (min-max on the training split)");
         }
     }
 }
