@@ -175,6 +175,7 @@ public sealed class ClusterNode
         Task<ClusterJobOutcome>? jobOutcome = null;
         try
         {
+            Transfer.TransferFlow.Get(system); // the flow responder must answer other nodes' probes from the start
             if (roles.Contains(ParameterServerRole))
             {
                 system.ActorOf(ParameterServerHost.Props(outcome), CoordinatorHost.ParameterServerHostName);

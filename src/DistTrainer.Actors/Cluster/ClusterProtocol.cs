@@ -133,3 +133,17 @@ public sealed record JobFinished(
     [property: Key(0)] string JobId,
     [property: Key(1)] bool Succeeded,
     [property: Key(2)] string Summary) : IClusterProtocolMessage;
+
+/// <summary>
+/// Flow control of chunked tensors (<see cref="Transfer.TransferOutbox"/>): after a window of chunks to a node, the
+/// sending node's outbox asks that node's flow responder for an acknowledgement. One TCP connection carries everything
+/// between two nodes in order, so the answer means the chunks before it have left the connection.
+/// </summary>
+[MessagePackObject]
+public sealed record FlowProbe(
+    [property: Key(0)] long Sequence) : IClusterProtocolMessage;
+
+/// <summary>The answer to <see cref="FlowProbe"/>.</summary>
+[MessagePackObject]
+public sealed record FlowAck(
+    [property: Key(0)] long Sequence) : IClusterProtocolMessage;

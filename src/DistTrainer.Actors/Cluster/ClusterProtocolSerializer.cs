@@ -25,6 +25,8 @@ public sealed class ClusterProtocolSerializer : SerializerWithStringManifest
         (typeof(StartParameterServer), "sp"),
         (typeof(ParameterServerStarted), "pss"),
         (typeof(JobFinished), "jf"),
+        (typeof(FlowProbe), "fp"),
+        (typeof(FlowAck), "fa"),
     ];
 
     private static readonly Dictionary<Type, string> _manifestByType = _table.ToDictionary(e => e.Type, e => e.Manifest);

@@ -223,8 +223,7 @@ public sealed class ParameterServerActor : ReceiveActor
         var snapshot = new ParametersSnapshot(_version, tensor.Length, tensor.TransferId, tensor.Inline);
         foreach (var receiver in receivers)
         {
-            tensor.SendChunks(receiver, Self);
-            receiver.Tell(snapshot, Self);
+            tensor.SendTo(Context.System, receiver, snapshot, Self); // chunked + flow-controlled across nodes
         }
     }
 }

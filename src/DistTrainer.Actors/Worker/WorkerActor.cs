@@ -218,8 +218,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void Send(OutgoingTensor tensor, PushGradients push)
     {
-        tensor.SendChunks(_parameterServer, Self);
-        _parameterServer.Tell(push, Self);
+        tensor.SendTo(Context.System, _parameterServer, push, Self); // chunked + flow-controlled across nodes
     }
 
     private void Pull(bool force = false)

@@ -1,0 +1,205 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using DistTrainer.Actors.Cluster;
+using DistTrainer.Actors.Messages;
+
+namespace DistTrainer.Actors.Transfer;
+
+/// <summary>
+/// Sends chunked tensors to other nodes with flow control: per remote node at most <see cref="Window"/> chunks are in
+/// flight. After every <see cref="ProbeEvery"/> chunks the outbox sends a <see cref="FlowProbe"/> to that node's
+/// <see cref="FlowResponder"/>; Akka.Remote carries everything between two nodes over one ordered TCP connection, so its
+/// <see cref="FlowAck"/> means the chunks before the probe have left the connection. A multi-MB model therefore never
+/// queues more than a window ahead of the cluster heartbeats sharing that connection. The header message that names
+/// the transfer goes out right after its last chunk, through the same outbox, so the receiver still gets every chunk
+/// before the header. A node that stops answering is given up on after <see cref="StallTimeout"/> (logged); the queue
+/// then drains without pacing.
+/// </summary>
+public sealed class TransferOutbox : ReceiveActor, IWithTimers
+{
+    public const string Name = "disttrainer-outbox";
+    public const int Window = 32;       // chunks in flight per remote node (~2 MB at the default 64000-byte chunk)
+    public const int ProbeEvery = 8;
+    public static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<Address, Lane> _lanes = [];
+    private long _nextSequence;
+
+    public TransferOutbox()
+    {
+        Receive<Enqueue>(m =>
+        {
+            var lane = LaneOf(m.Target.Path.Address);
+            foreach (var chunk in m.Chunks)
+            {
+                lane.Queue.Enqueue((m.Target, chunk, m.Sender, true));
+            }
+            lane.Queue.Enqueue((m.Target, m.Header, m.Sender, false));
+            Pump(lane);
+        });
+        Receive<FlowAck>(m =>
+        {
+            if (!_lanes.TryGetValue(Sender.Path.Address, out var lane))
+            {
+                return;
+            }
+            while (lane.Probes.TryPeek(out var probe) && probe.Sequence <= m.Sequence)
+            {
+                lane.Probes.Dequeue();
+                lane.InFlight -= probe.Chunks;
+            }
+            lane.LastProgress = Stopwatch.GetTimestamp();
+            Pump(lane);
+        });
+        Receive<StallCheck>(_ =>
+        {
+            foreach (var (address, lane) in _lanes.Where(l => l.Value.InFlight > 0).ToList())
+            {
+                if (Stopwatch.GetElapsedTime(lane.LastProgress) < StallTimeout)
+                {
+                    continue;
+                }
+                _log.Warning("no flow acknowledgement from {0} for {1:0} s; releasing {2} chunks in flight ({3} messages queued)",
+                    address, StallTimeout.TotalSeconds, lane.InFlight, lane.Queue.Count);
+                lane.Probes.Clear();
+                lane.InFlight = 0;
+                lane.LastProgress = Stopwatch.GetTimestamp();
+                Pump(lane);
+            }
+            foreach (var idle in _lanes.Where(l => l.Value.InFlight == 0 && l.Value.Queue.Count == 0).Select(l => l.Key).ToList())
+            {
+                _lanes.Remove(idle);
+            }
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart() => Timers.StartPeriodicTimer("stall", StallCheck.Instance, TimeSpan.FromSeconds(1));
+
+    private Lane LaneOf(Address address)
+    {
+        if (!_lanes.TryGetValue(address, out var lane))
+        {
+            _lanes[address] = lane = new Lane(Context.ActorSelection(new RootActorPath(address) / "system" / FlowResponder.Name));
+        }
+        return lane;
+    }
+
+    private void Pump(Lane lane)
+    {
+        while (lane.Queue.TryPeek(out var next))
+        {
+            if (next.IsChunk && lane.InFlight >= Window)
+            {
+                Probe(lane);
+                return;
+            }
+            lane.Queue.Dequeue();
+            next.Target.Tell(next.Message, next.Sender);
+            if (next.IsChunk)
+            {
+                if (lane.InFlight == 0)
+                {
+                    lane.LastProgress = Stopwatch.GetTimestamp();
+                }
+                lane.InFlight++;
+                lane.Unprobed++;
+                if (lane.Unprobed >= ProbeEvery)
+                {
+                    Probe(lane);
+                }
+            }
+        }
+        Probe(lane);
+    }
+
+    private void Probe(Lane lane)
+    {
+        if (lane.Unprobed == 0)
+        {
+            return;
+        }
+        var sequence = ++_nextSequence;
+        lane.Probes.Enqueue((sequence, lane.Unprobed));
+        lane.Unprobed = 0;
+        lane.Responder.Tell(new FlowProbe(sequence), Self);
+    }
+
+    /// <summary>Send <see cref="Chunks"/> then <see cref="Header"/> to <see cref="Target"/> as if from <see cref="Sender"/>.</summary>
+    internal sealed record Enqueue(IActorRef Target, IReadOnlyList<TensorChunk> Chunks, object Header, IActorRef Sender) : INoSerializationVerificationNeeded;
+
+    private sealed class StallCheck : INoSerializationVerificationNeeded
+    {
+        public static readonly StallCheck Instance = new();
+
+        private StallCheck()
+        {
+        }
+    }
+
+    private sealed class Lane(ActorSelection responder)
+    {
+        public ActorSelection Responder { get; } = responder;
+        public Queue<(IActorRef Target, object Message, IActorRef Sender, bool IsChunk)> Queue { get; } = new();
+        public Queue<(long Sequence, int Chunks)> Probes { get; } = new();
+        public int InFlight { get; set; }
+        public int Unprobed { get; set; }
+        public long LastProgress { get; set; } = Stopwatch.GetTimestamp();
+    }
+}
+
+/// <summary>Answers <see cref="FlowProbe"/>s from other nodes' outboxes; one per ActorSystem at /system/disttrainer-flow.</summary>
+public sealed class FlowResponder : ReceiveActor
+{
+    public const string Name = "disttrainer-flow";
+
+    public FlowResponder() => Receive<FlowProbe>(p => Sender.Tell(new FlowAck(p.Sequence), Self));
+}
+
+/// <summary>
+/// Starts the node's <see cref="TransferOutbox"/> and <see cref="FlowResponder"/>. <see cref="Cluster.ClusterNode"/>
+/// loads it at start-up, so every node answers probes before anyone sends it a chunk.
+/// </summary>
+public sealed class TransferFlow : IExtension
+{
+    public TransferFlow(ExtendedActorSystem system)
+    {
+        ArgumentNullException.ThrowIfNull(system);
+        Outbox = system.SystemActorOf(Props.Create(() => new TransferOutbox()), TransferOutbox.Name);
+        system.SystemActorOf(Props.Create(() => new FlowResponder()), FlowResponder.Name);
+    }
+
+    public IActorRef Outbox { get; }
+
+    public static TransferFlow Get(ActorSystem system) => system.WithExtension<TransferFlow, TransferFlowProvider>();
+}
+
+public sealed class TransferFlowProvider : ExtensionIdProvider<TransferFlow>
+{
+    public override TransferFlow CreateExtension(ExtendedActorSystem system) => new(system);
+}
+
+public static class OutgoingTensorTransfer
+{
+    /// <summary>
+    /// Sends the tensor's chunks (if any) and then <paramref name="header"/> to <paramref name="target"/>. A chunked
+    /// tensor for another node goes through the node's flow-controlled <see cref="TransferOutbox"/>; everything else
+    /// is sent at once.
+    /// </summary>
+    public static void SendTo(this OutgoingTensor tensor, ActorSystem system, IActorRef target, object header, IActorRef sender)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        ArgumentNullException.ThrowIfNull(system);
+        ArgumentNullException.ThrowIfNull(target);
+        if (tensor.Chunks.Count == 0 || target.Path.Address.HasLocalScope || target.Path.Address.Equals(((ExtendedActorSystem)system).Provider.DefaultAddress))
+        {
+            tensor.SendChunks(target, sender);
+            target.Tell(header, sender);
+            return;
+        }
+        TransferFlow.Get(system).Outbox.Tell(new TransferOutbox.Enqueue(target, tensor.Chunks, header, sender));
+    }
+}
