@@ -24,6 +24,7 @@ public static class BenchCommand
 
     public static int Run(IReadOnlyList<string> args)
     {
+        if (args.Count > 0 && args[0] == "exchange") return ExchangeBench.Run(args.Skip(1).ToList()); // its own options
         var options = ParsedOptions.Parse("bench", args, Options);
         if (options.Flag("help") || options.Positionals.Count == 0)
         {

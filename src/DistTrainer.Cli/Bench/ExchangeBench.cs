@@ -1,0 +1,299 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Akka.Configuration;
+using DistTrainer.Actors;
+using DistTrainer.Actors.Messages;
+using DistTrainer.Actors.Transfer;
+
+namespace DistTrainer.Cli.Bench;
+
+/// <summary>
+/// `disttrainer bench exchange`: one parameter-server/worker round trip between two processes on 127.0.0.1 over
+/// Akka.Remote: the weights (ParametersSnapshot) go out, a gradient of the same size (PushGradients) comes back, both
+/// chunked and flow-controlled exactly as in training. Reports MB/s (both directions) next to a plain TCP socket copy
+/// of the same bytes (send N bytes, echo N bytes back) measured in the same run.
+/// </summary>
+public static class ExchangeBench
+{
+    private const string SystemName = "bench";
+    private const string EchoName = "echo";
+
+    public static readonly OptionSpec[] Options =
+    [
+        new("floats", "tensor length (floats) sent each way per round trip", Default: "1000000"),
+        new("reps", "timed round trips (the median is reported)", Default: "5"),
+        new("peer-port", "internal: run as the echoing peer on this port", Default: null),
+        new("json", "print one single-line JSON result", TakesValue: false),
+        new("help", "show this help", TakesValue: false),
+    ];
+
+    public static int Run(IReadOnlyList<string> args)
+    {
+        var options = ParsedOptions.Parse("bench exchange", args, Options);
+        if (options.Flag("help"))
+        {
+            Console.WriteLine(ParsedOptions.Help("disttrainer bench exchange [options]", "Weights broadcast + gradient push round trip between two processes, against raw TCP.", Options));
+            return 0;
+        }
+        options.NoPositionals();
+        var floats = options.Int("floats", 1_000_000, min: 1);
+        var reps = options.Int("reps", 5, min: 1);
+        if (options.Has("peer-port"))
+        {
+            return RunPeer(options.Int("peer-port", 0, min: 1, max: 65535), floats);
+        }
+
+        var peerPort = FreePort();
+        using var peer = StartPeer(peerPort, floats);
+        var system = ActorSystem.Create(SystemName, Config(0));
+        try
+        {
+            TransferFlow.Get(system);
+            var echo = Resolve(system, peerPort, TimeSpan.FromSeconds(60));
+            var settings = DistTrainerSettings.Create(system);
+            var data = new float[floats];
+            for (var i = 0; i < data.Length; i++)
+            {
+                data[i] = MathF.Sin(i) * 0.01f; // finite values: the receivers reject NaN/Inf
+            }
+            var driver = system.ActorOf(Props.Create(() => new Driver(echo, data, settings.ChunkFloats)), "driver");
+            var times = new List<double>();
+            for (var r = 0; r < reps + 1; r++)
+            {
+                var seconds = driver.Ask<double>(RoundTrip.Instance, TimeSpan.FromMinutes(2)).GetAwaiter().GetResult();
+                if (r > 0)
+                {
+                    times.Add(seconds); // the first is a warm-up
+                }
+            }
+            var rawTimes = RawTcpRoundTrips(floats * sizeof(float), reps + 1).Skip(1).ToList(); // the first is a warm-up
+            var bytes = 2.0 * floats * sizeof(float);
+            var akka = Median(times);
+            var raw = Median(rawTimes);
+            var result = new JsonObject
+            {
+                ["bench"] = "exchange",
+                ["floats"] = floats,
+                ["bytes_per_round_trip"] = (long)bytes,
+                ["chunk_bytes"] = settings.ChunkBytes,
+                ["processes"] = 2,
+                ["reps"] = reps,
+                ["round_trip_ms"] = Math.Round(akka * 1000, 2),
+                ["mb_per_second"] = Math.Round(bytes / akka / 1e6, 1),
+                ["raw_tcp_round_trip_ms"] = Math.Round(raw * 1000, 2),
+                ["raw_tcp_mb_per_second"] = Math.Round(bytes / raw / 1e6, 1),
+                ["ratio_to_raw_tcp"] = Math.Round(raw / akka, 3),
+                ["rep_round_trip_ms"] = new JsonArray(times.Select(t => (JsonNode)Math.Round(t * 1000, 2)).ToArray()),
+            };
+            Console.WriteLine(options.Flag("json")
+                ? result.ToJsonString()
+                : string.Create(CultureInfo.InvariantCulture, $"exchange {floats:N0} floats each way: {akka * 1000:F1} ms, {bytes / akka / 1e6:F0} MB/s; raw TCP {raw * 1000:F1} ms, {bytes / raw / 1e6:F0} MB/s ({raw / akka:P0})"));
+            return 0;
+        }
+        finally
+        {
+            system.Terminate().Wait(TimeSpan.FromSeconds(10));
+            peer.StandardInput.Close(); // the peer exits when its stdin closes
+            if (!peer.WaitForExit(10_000))
+            {
+                peer.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    private static Config Config(int port) => ConfigurationFactory.ParseString($$"""
+        akka {
+          loglevel = WARNING
+          stdout-loglevel = OFF
+          loggers = ["DistTrainer.Actors.Simulation.StderrLogger, DistTrainer.Actors"]
+          log-dead-letters = off
+          actor.provider = remote
+          # The transport settings of cluster.hocon, so the numbers are what training gets.
+          remote.dot-netty.tcp { hostname = "127.0.0.1", port = {{port}}, batching.enabled = false, maximum-frame-size = 128000b }
+        }
+        """).WithFallback(DistTrainerConfig.Default);
+
+    /// <summary>The peer process: an echo actor that answers each complete weights snapshot with a gradient of the same size.</summary>
+    private static int RunPeer(int port, int floats)
+    {
+        var system = ActorSystem.Create(SystemName, Config(port));
+        TransferFlow.Get(system);
+        var settings = DistTrainerSettings.Create(system);
+        system.ActorOf(Props.Create(() => new Echo(floats, settings.ChunkFloats, settings.MaxOpenTransfers)), EchoName);
+        Console.In.ReadToEnd();
+        system.Terminate().Wait(TimeSpan.FromSeconds(10));
+        return 0;
+    }
+
+    private static Process StartPeer(int port, int floats)
+    {
+        var self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this program to start the peer");
+        var info = new ProcessStartInfo(self) { RedirectStandardInput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            info.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
+        }
+        foreach (var arg in new[] { "bench", "exchange", "--peer-port", port.ToString(CultureInfo.InvariantCulture), "--floats", floats.ToString(CultureInfo.InvariantCulture) })
+        {
+            info.ArgumentList.Add(arg);
+        }
+        return Process.Start(info) ?? throw new InvalidOperationException("could not start the peer process");
+    }
+
+    private static IActorRef Resolve(ActorSystem system, int port, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        var selection = system.ActorSelection($"akka.tcp://{SystemName}@127.0.0.1:{port}/user/{EchoName}");
+        while (true)
+        {
+            try
+            {
+                return selection.ResolveOne(TimeSpan.FromSeconds(1)).GetAwaiter().GetResult();
+            }
+            catch (ActorNotFoundException) when (clock.Elapsed < timeout)
+            {
+                Thread.Sleep(200);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Plain socket round trips of the same bytes on one warm 127.0.0.1 connection: send n bytes, the other side reads
+    /// them all and echoes n bytes back. Returns the time of each round trip.
+    /// </summary>
+    private static List<double> RawTcpRoundTrips(int bytes, int rounds)
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var echo = Task.Factory.StartNew(() =>
+        {
+            using var server = listener.AcceptSocket();
+            server.NoDelay = true;
+            var buffer = new byte[bytes];
+            for (var r = 0; r < rounds; r++)
+            {
+                ReadExactly(server, buffer);
+                server.Send(buffer);
+            }
+        }, TaskCreationOptions.LongRunning);
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        client.Connect(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
+        var payload = new byte[bytes];
+        var back = new byte[bytes];
+        var times = new List<double>();
+        for (var r = 0; r < rounds; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            var sending = Task.Run(() => client.Send(payload));
+            ReadExactly(client, back);
+            sending.GetAwaiter().GetResult();
+            times.Add(clock.Elapsed.TotalSeconds);
+        }
+        echo.GetAwaiter().GetResult();
+        return times;
+    }
+
+    private static void ReadExactly(Socket socket, byte[] buffer)
+    {
+        var read = 0;
+        while (read < buffer.Length)
+        {
+            var n = socket.Receive(buffer, read, buffer.Length - read, SocketFlags.None);
+            if (n == 0)
+            {
+                throw new IOException("the connection closed early");
+            }
+            read += n;
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private sealed class RoundTrip
+    {
+        public static readonly RoundTrip Instance = new();
+
+        private RoundTrip()
+        {
+        }
+    }
+
+    /// <summary>The parameter-server side: sends the weights, times until the gradient is back and complete.</summary>
+    private sealed class Driver : ReceiveActor
+    {
+        private readonly IActorRef _echo;
+        private readonly float[] _data;
+        private readonly int _chunkFloats;
+        private readonly ChunkAssembler _assembler;
+        private long _transfer;
+        private long _started;
+        private IActorRef _asker = ActorRefs.Nobody;
+
+        public Driver(IActorRef echo, float[] data, int chunkFloats)
+        {
+            _echo = echo;
+            _data = data;
+            _chunkFloats = chunkFloats;
+            _assembler = new ChunkAssembler(64, data.Length);
+            Receive<RoundTrip>(_ =>
+            {
+                _asker = Sender;
+                _started = Stopwatch.GetTimestamp();
+                var tensor = OutgoingTensor.Create(_data, ++_transfer, _chunkFloats);
+                tensor.SendTo(Context.System, _echo, new ParametersSnapshot(_transfer, tensor.Length, tensor.TransferId, tensor.Inline), Self);
+            });
+            Receive<TensorChunk>(c => _assembler.Add(Sender, c, out _, out _));
+            Receive<PushGradients>(p =>
+            {
+                if (!_assembler.TryTake(Sender, p.Length, p.TransferId, p.Gradients, _data.Length, out var tensor, out var reason))
+                {
+                    throw new InvalidOperationException($"the gradient came back broken: {reason}");
+                }
+                tensor.CopyTo(_data);
+                _asker.Tell(Stopwatch.GetElapsedTime(_started).TotalSeconds);
+            });
+        }
+    }
+
+    /// <summary>The worker side: reassembles the weights and pushes a gradient of the same size back.</summary>
+    private sealed class Echo : ReceiveActor
+    {
+        private readonly float[] _buffer;
+        private readonly ChunkAssembler _assembler;
+        private long _transfer;
+
+        public Echo(int floats, int chunkFloats, int maxOpenTransfers)
+        {
+            _buffer = new float[floats];
+            _assembler = new ChunkAssembler(maxOpenTransfers, floats);
+            Receive<TensorChunk>(c => _assembler.Add(Sender, c, out _, out _));
+            Receive<ParametersSnapshot>(s =>
+            {
+                if (!_assembler.TryTake(Sender, s.Length, s.TransferId, s.Weights, _buffer.Length, out var tensor, out var reason))
+                {
+                    Console.Error.WriteLine($"peer: broken snapshot: {reason}");
+                    return;
+                }
+                tensor.CopyTo(_buffer);
+                var gradient = OutgoingTensor.Create(_buffer, ++_transfer, chunkFloats);
+                gradient.SendTo(Context.System, Sender, new PushGradients(0, 0, s.Version, 0, s.Version, 1, 1, 0, 0, gradient.Length, gradient.TransferId, gradient.Inline), Self);
+            });
+        }
+    }
+}
