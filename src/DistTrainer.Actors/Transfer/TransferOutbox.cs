@@ -19,7 +19,7 @@ namespace DistTrainer.Actors.Transfer;
 public sealed class TransferOutbox : ReceiveActor, IWithTimers
 {
     public const string Name = "disttrainer-outbox";
-    public static readonly int Window = int.TryParse(Environment.GetEnvironmentVariable("DT_WINDOW"), out var w) ? w : 32;       // chunks in flight per remote node (~2 MB at the default 64000-byte chunk)
+    public const int Window = 64;       // chunks in flight per remote node (~4 MB at the default 64000-byte chunk)
     public const int ProbeEvery = 16;
     public static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(5);
 
