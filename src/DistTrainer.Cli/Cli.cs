@@ -39,6 +39,11 @@ public static class Cli
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;
         }
+        catch (ModelFiles.ModelFileException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
         catch (DataFormatException e)
         {
             Console.Error.WriteLine($"error: {e.Message}");

@@ -88,7 +88,9 @@ public static class CurvesPlot
         DrawSeries(canvas, points, test, X, Y, _testColor);
         canvas.Restore();
 
-        DrawLegend(canvas, plot, ink);
+        // The legend goes to the corner away from where the curves end, so it does not hide them.
+        var lastValue = points.Count == 0 ? double.NaN : train(points[^1]);
+        DrawLegend(canvas, plot, ink, bottom: double.IsFinite(lastValue) && Y(lastValue) < plot.MidY);
     }
 
     private static void DrawSeries(SKCanvas canvas, IReadOnlyList<CurvePoint> points, Func<CurvePoint, double> value,
@@ -118,11 +120,12 @@ public static class CurvesPlot
         }
     }
 
-    private static void DrawLegend(SKCanvas canvas, SKRect plot, SKPaint ink)
+    private static void DrawLegend(SKCanvas canvas, SKRect plot, SKPaint ink, bool bottom)
     {
         using var background = new SKPaint { Color = new SKColor(255, 255, 255, 230), Style = SKPaintStyle.Fill };
         using var border = new SKPaint { Color = new SKColor(0xbb, 0xbb, 0xbb), Style = SKPaintStyle.Stroke, StrokeWidth = 1 };
-        var box = new SKRect(plot.Right - 110, plot.Top + 10, plot.Right - 10, plot.Top + 62);
+        var top = bottom ? plot.Bottom - 62 : plot.Top + 10;
+        var box = new SKRect(plot.Right - 120, top, plot.Right - 10, top + 52);
         canvas.DrawRect(box, background);
         canvas.DrawRect(box, border);
         var entries = new[] { ("train", _trainColor), ("test", _testColor) };

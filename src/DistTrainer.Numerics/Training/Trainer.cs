@@ -59,6 +59,13 @@ public sealed class Trainer
 
     public IModel Model => _model;
 
+    /// <summary>Sets the step counter when a run resumes from a checkpoint (models that sample seed from it).</summary>
+    public void RestoreStep(long step)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        Step = step;
+    }
+
     /// <summary>Trains one epoch (0-based) and returns its mean training loss and sample count.</summary>
     public EpochStats TrainEpoch(int epoch, Action<long, int>? onStep = null)
     {
