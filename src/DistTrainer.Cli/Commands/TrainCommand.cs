@@ -27,7 +27,11 @@ public static class TrainCommand
         new("momentum", "momentum coefficient for momentum/nesterov", Default: "0.9"),
         new("weight-decay", "L2 weight decay λ (adds λw to the gradient)", Default: "0.01"),
         new("seed", "seed for initialisation and shuffling", Default: "42"),
-        new("threads", "compute threads for the matrix kernels", Default: "1"),
+        new("threads", "compute threads for the matrix kernels (per worker)", Default: "1"),
+        new("workers", "0 trains in a plain loop; N ≥ 1 runs the actor protocol in this process with N workers", Default: "0"),
+        new("mode", "sync | async parameter updates (with --workers)", Default: "sync"),
+        new("crash-worker", "I@E: stop worker I (0-based) during epoch E (1-based), at a seeded step; repeatable", Repeatable: true),
+        new("straggler", "I:MS: delay every gradient push of worker I by MS milliseconds; repeatable", Repeatable: true),
         new("out", "run folder for metrics.csv, summary.json, model.dtm, curves.png and checkpoint.dtc", Default: "runs/<yyyyMMdd-HHmmss>"),
         new("log-every", "write a metrics.csv row every N optimizer steps (0: epoch rows only)", Default: "50"),
         new("checkpoint-every", "also checkpoint every N optimizer steps (0: at epoch ends only)", Default: "0"),
@@ -47,9 +51,13 @@ public static class TrainCommand
         }
         options.NoPositionals();
         var json = options.Flag("json");
-
         var clock = Stopwatch.StartNew();
+        var simulation = SimulationSettings.FromOptions(options);
         var resumeDir = options.String("resume");
+        if (simulation is not null && (resumeDir is not null || options.Has("checkpoint-every")))
+        {
+            throw new UsageException("--resume and --checkpoint-every work in single-process training only (without --workers)");
+        }
         Checkpoint? checkpoint = null;
         TrainJob job;
         string dir;
@@ -77,14 +85,28 @@ public static class TrainCommand
             CheckResumable(checkpoint, data, training, resumeDir!);
         }
         var spec = job.CreateSpec(data);
+        var model = new Mlp(spec);
         using var progress = IProgressView.Create(options.Flag("quiet"), json);
         progress.Line($"{data.Name}: {data.Train.Count} train / {data.Test.Count} test samples, {data.Train.FeatureCount} features, {TaskText(data)}");
-        progress.Line($"model {spec} ({new Mlp(spec).ParameterCount:N0} parameters), {training.Optimizer.Kind.ToString().ToLowerInvariant()} lr {training.Optimizer.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {training.BatchSize}, {training.Epochs} epochs, seed {training.Seed}");
-        progress.Line(checkpoint is null
-            ? $"run folder {dir}"
-            : $"resuming {dir} at epoch {checkpoint.Epoch + 1}, step {checkpoint.Step}");
+        progress.Line($"model {spec} ({model.ParameterCount:N0} parameters), {training.Optimizer.Kind.ToString().ToLowerInvariant()} lr {training.Optimizer.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {training.BatchSize}, {training.Epochs} epochs, seed {training.Seed}");
+        progress.Line(checkpoint is null ? $"run folder {dir}" : $"resuming {dir} at epoch {checkpoint.Epoch + 1}, step {checkpoint.Step}");
 
-        var result = TrainingRun.Execute(job, data, training, settings, progress, checkpoint);
+        RunResult result;
+        if (simulation is null)
+        {
+            result = TrainingRun.Execute(job, data, training, settings, progress, checkpoint);
+        }
+        else
+        {
+            // The simulation reports whole epochs from its coordinator; the run folder gets the same files afterwards.
+            var writer = options.Flag("quiet") ? TextWriter.Null : json ? Console.Error : Console.Out;
+            var outcome = SimulationRun.Run(model, data, training, simulation, writer);
+            result = TrainingRun.Finish(dir, data, model, training, outcome.Reports, outcome.Weights, outcome.Reports.Sum(r => r.Seconds), clock.Elapsed.TotalSeconds);
+            result.Summary!["workers"] = simulation.Workers;
+            result.Summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
+            result.Summary["samples_seen_per_epoch"] = new JsonArray(outcome.SamplesSeenPerEpoch!.Select(n => (JsonNode)n).ToArray());
+            TrainingRun.WriteSummary(dir, result.Summary);
+        }
         if (json)
         {
             progress.Dispose();

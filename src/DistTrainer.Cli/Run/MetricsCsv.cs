@@ -48,7 +48,7 @@ public sealed class MetricsCsv : IDisposable
         Write("step", epoch, step, loss, null, null, learningRate, samplesPerSecond, wallSeconds, null, null, null, null);
 
     public void Epoch(long step, double learningRate, double wallSeconds, Commands.EpochReport r) =>
-        Write("epoch", r.Epoch, step, r.TrainLoss, r.Train.Accuracy, r.Train.Rmse, learningRate, r.SamplesPerSecond, wallSeconds,
+        Write("epoch", r.Epoch, step, r.TrainLoss, r.Train?.Accuracy, r.Train?.Rmse, learningRate, r.SamplesPerSecond, wallSeconds,
             r.Test.Loss, r.Test.Accuracy, r.Test.Rmse, r.Test.R2);
 
     /// <summary>Epoch rows of an existing metrics.csv as curve points, e.g. to redraw curves.png after a resume.</summary>

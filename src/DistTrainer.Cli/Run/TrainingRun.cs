@@ -142,16 +142,45 @@ public static class TrainingRun
             // Resumed at the very end: re-evaluate the final weights, which equal those the last epoch was evaluated on.
             var last = history[^1];
             reports[^1] = EpochReport.Create(reports.Count, last.TrainLoss, last.Samples, last.Seconds, model, trainer.Weights, data, training.Threads);
-            CurvesPlot.Save(Path.Combine(dir, CurvesFileName), MetricsCsv.ReadCurve(Path.Combine(dir, MetricsCsv.FileName), regression), metricName);
         }
-
-        var trained = TrainedModel.FromTraining(data, model, trainer.Weights);
-        trained.Save(Path.Combine(dir, ModelFileName));
-        var summary = Summary.Create(data, model, training, reports, trainSeconds, Wall());
-        summary["run_dir"] = dir;
-        AtomicFile.Write(Path.Combine(dir, SummaryFileName), System.Text.Encoding.UTF8.GetBytes(summary.ToJsonString() + "\n"));
-        return new RunResult(summary, reports[^1], trained, Stopped: false);
+        metrics.Dispose();
+        return Finish(dir, data, model, training, reports, trainer.Weights, trainSeconds, Wall(), writeMetrics: false);
     }
+
+    /// <summary>
+    /// Writes the end-of-run files: model.dtm, curves.png, summary.json, and metrics.csv epoch rows when the loop did not
+    /// write them itself (the actor simulation reports whole epochs only).
+    /// </summary>
+    public static RunResult Finish(string dir, PreparedData data, Mlp model, TrainingOptions training, IReadOnlyList<EpochReport> reports,
+        float[] weights, double trainSeconds, double wallSeconds, bool writeMetrics = true)
+    {
+        var all = reports.ToList();
+        if (all[^1].Train is null)
+        {
+            all[^1] = all[^1] with { Train = Evaluator.Evaluate(model, weights, data.Train, data.TargetScaling, training.Threads) };
+        }
+        var metricsPath = Path.Combine(dir, MetricsCsv.FileName);
+        if (writeMetrics)
+        {
+            using var metrics = MetricsCsv.Open(metricsPath, keepUpToStep: null);
+            var stepsPerEpoch = (data.Train.Count + training.BatchSize - 1) / training.BatchSize;
+            foreach (var r in all)
+            {
+                metrics.Epoch((long)r.Epoch * stepsPerEpoch, training.Optimizer.LearningRate, wallSeconds, r);
+            }
+        }
+        var regression = data.Train.Task == TaskKind.Regression;
+        CurvesPlot.Save(Path.Combine(dir, CurvesFileName), MetricsCsv.ReadCurve(metricsPath, regression), regression ? "RMSE" : "accuracy");
+        var trained = TrainedModel.FromTraining(data, model, weights);
+        trained.Save(Path.Combine(dir, ModelFileName));
+        var summary = Summary.Create(data, model, training, all, trainSeconds, wallSeconds);
+        summary["run_dir"] = dir;
+        WriteSummary(dir, summary);
+        return new RunResult(summary, all[^1], trained, Stopped: false);
+    }
+
+    public static void WriteSummary(string dir, JsonObject summary) =>
+        AtomicFile.Write(Path.Combine(dir, SummaryFileName), System.Text.Encoding.UTF8.GetBytes(summary.ToJsonString() + "\n"));
 
     /// <summary>An epoch finished before a resume: its loss and timing are known, its evaluations are not kept.</summary>
     private static EpochReport Placeholder(int epoch, EpochRecord record)

@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+
+namespace DistTrainer.Numerics.Kernels;
+
+/// <summary>
+/// A fixed set of persistent worker threads that run the parts of one data-parallel job at a time.
+/// A job is a static function pointer plus a context pointer, so dispatch allocates nothing.
+/// The calling thread takes parts too; a second concurrent job (or a nested one) runs inline on its caller.
+/// </summary>
+internal sealed unsafe class ComputePool
+{
+    /// <summary>Workers beyond this are never started: more threads than cores only adds wake-up latency.</summary>
+    public const int MaxWorkers = 63;
+
+    // How long an idle worker keeps polling before it blocks: training issues kernels back to back,
+    // and a kernel wake-up through the OS costs more than a small product.
+    private static readonly long _spinTicks = Stopwatch.Frequency / 5000;
+
+    public static ComputePool Shared { get; } = new();
+
+    private readonly Lock _growLock = new();
+    private Worker[] _workers = [];
+    private int _busy;
+
+    // The current job. _ticket packs (generation << 32) | (parts << 16) | nextPart, so a part is
+    // claimed with one compare-and-swap that also proves the job has not been replaced meanwhile.
+    private long _ticket;
+    private delegate*<void*, int, void> _function;
+    private void* _context;
+    private int _pending;
+
+    /// <summary>Runs <paramref name="function"/>(context, part) for every part in [0, parts) and returns when all are done.</summary>
+    public void Run(int parts, delegate*<void*, int, void> function, void* context)
+    {
+        if (parts <= 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        {
+            for (var i = 0; i < parts; i++)
+            {
+                function(context, i);
+            }
+            return;
+        }
+
+        try
+        {
+            parts = Math.Min(parts, MaxWorkers + 1);
+            var workers = EnsureWorkers(parts - 1);
+            _function = function;
+            _context = context;
+            Volatile.Write(ref _pending, parts);
+            var generation = (Volatile.Read(ref _ticket) >> 32) + 1;
+            Volatile.Write(ref _ticket, (generation << 32) | ((long)parts << 16));
+            for (var i = 0; i < parts - 1; i++)
+            {
+                workers[i].Wake();
+            }
+
+            RunParts();
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _pending) != 0)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    /// <summary>Claims and runs parts of the current job until none is left.</summary>
+    private void RunParts()
+    {
+        while (true)
+        {
+            var ticket = Volatile.Read(ref _ticket);
+            var parts = (int)(ticket >> 16) & 0xFFFF;
+            var next = (int)ticket & 0xFFFF;
+            if (next >= parts)
+            {
+                return;
+            }
+            // Read the job before claiming: a successful claim proves it was still this job's.
+            var function = _function;
+            var context = _context;
+            if (Interlocked.CompareExchange(ref _ticket, ticket + 1, ticket) != ticket)
+            {
+                continue;
+            }
+            function(context, next);
+            Interlocked.Decrement(ref _pending);
+        }
+    }
+
+    private bool HasWork()
+    {
+        var ticket = Volatile.Read(ref _ticket);
+        return ((int)ticket & 0xFFFF) < (((int)(ticket >> 16)) & 0xFFFF);
+    }
+
+    private Worker[] EnsureWorkers(int count)
+    {
+        var workers = _workers;
+        if (workers.Length >= count)
+        {
+            return workers;
+        }
+        lock (_growLock)
+        {
+            workers = _workers;
+            if (workers.Length < count)
+            {
+                var grown = new Worker[count];
+                Array.Copy(workers, grown, workers.Length);
+                for (var i = workers.Length; i < count; i++)
+                {
+                    grown[i] = new Worker(this, i);
+                }
+                Volatile.Write(ref _workers, grown);
+                workers = grown;
+            }
+        }
+        return workers;
+    }
+
+    [SuppressMessage("Design", "CA1001", Justification = "Workers live as long as the process.")]
+    private sealed class Worker
+    {
+        private readonly ComputePool _pool;
+        private readonly ManualResetEventSlim _signal = new(false, spinCount: 1);
+
+        public Worker(ComputePool pool, int index)
+        {
+            _pool = pool;
+            var thread = new Thread(Loop, maxStackSize: 256 * 1024)
+            {
+                IsBackground = true,
+                Name = $"DistTrainer.Compute-{index + 1}",
+            };
+            thread.Start();
+        }
+
+        public void Wake() => _signal.Set();
+
+        private void Loop()
+        {
+            while (true)
+            {
+                var start = Stopwatch.GetTimestamp();
+                while (!_pool.HasWork())
+                {
+                    if (Stopwatch.GetTimestamp() - start > _spinTicks)
+                    {
+                        // Reset, then re-check, then sleep: a job published after the check also sets the signal.
+                        _signal.Reset();
+                        if (!_pool.HasWork())
+                        {
+                            _signal.Wait();
+                        }
+                        start = Stopwatch.GetTimestamp();
+                    }
+                    else
+                    {
+                        Thread.SpinWait(20);
+                    }
+                }
+                _pool.RunParts();
+            }
+        }
+    }
+}
