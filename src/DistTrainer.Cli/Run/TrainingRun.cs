@@ -174,7 +174,6 @@ public static class TrainingRun
         var trained = TrainedModel.FromTraining(data, model, weights);
         trained.Save(Path.Combine(dir, ModelFileName));
         var summary = Summary.Create(data, model, training, all, trainSeconds, wallSeconds);
-        summary["run_dir"] = dir;
         WriteSummary(dir, summary);
         return new RunResult(summary, all[^1], trained, Stopped: false);
     }
