@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Numerics.Tensors;
 using DistTrainer.Numerics.Data;
 
@@ -144,7 +143,7 @@ public class IdxDatasetTests
     }
 
     [Fact]
-    public void Idx_should_load_fashion_mnist_headers_and_first_labels()
+    public void Idx_should_load_fashion_mnist_with_its_shapes_labels_and_pixel_range()
     {
         var (train, test) = IdxDataset.LoadFolder(TestData.Shared("fashion-mnist"));
 
