@@ -1,4 +1,7 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using DistTrainer.Numerics.Kernels;
 
 namespace DistTrainer.Benchmarks;
@@ -8,7 +11,7 @@ namespace DistTrainer.Benchmarks;
 /// reference in the same run, so the report's Ratio column is the speed-up.
 /// Run: dotnet run -c Release --project tests/DistTrainer.Benchmarks -- --filter '*GemmBenchmarks*'
 /// </summary>
-[ShortRunJob]
+[Config(typeof(QuickConfig))]
 [MemoryDiagnoser]
 public class GemmBenchmarks
 {
@@ -67,6 +70,12 @@ public class GemmBenchmarks
 
     [Benchmark]
     public void Simd2Threads() => Run(2);
+
+    /// <summary>A short run in this process: no generated project to build, so a rerun takes a couple of minutes.</summary>
+    private sealed class QuickConfig : ManualConfig
+    {
+        public QuickConfig() => AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance).WithId("ShortRun-InProcess"));
+    }
 
     private void Run(int threads)
     {

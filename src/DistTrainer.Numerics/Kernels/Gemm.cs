@@ -236,6 +236,10 @@ public static unsafe class Gemm
                             {
                                 TKernel.Half(kc, aPanel, bPanel, cTile, ldc, accumulate);
                             }
+                            else if (rows == mr && TKernel.HasMasked)
+                            {
+                                TKernel.Masked(kc, aPanel, bPanel, cTile, ldc, accumulate, cols);
+                            }
                             else
                             {
                                 if (half)
@@ -389,17 +393,31 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>Copies <paramref name="count"/> floats and zero-fills up to <paramref name="width"/>.</summary>
+    /// <summary>Copies <paramref name="count"/> floats and zero-fills up to <paramref name="width"/> (a multiple of 8).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopyPadded(float* src, float* dst, int count, int width)
     {
         var i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (Avx512F.IsSupported)
         {
-            for (; i <= count - 16; i += 16)
+            // Masked loads read only the lanes that exist and zero the rest, so the padding costs nothing extra.
+            for (; i <= width - 16; i += 16)
             {
-                Vector512.Store(Vector512.Load(src + i), dst + i);
+                var lanes = count - i;
+                var v = lanes >= 16 ? Vector512.Load(src + i)
+                    : lanes <= 0 ? Vector512<float>.Zero
+                    : Avx512F.MaskLoad(src + i, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(lanes)).AsSingle(), Vector512<float>.Zero);
+                Vector512.Store(v, dst + i);
             }
+            if (i < width)
+            {
+                var lanes = count - i;
+                var v = lanes >= 8 ? Vector256.Load(src + i)
+                    : lanes <= 0 ? Vector256<float>.Zero
+                    : Avx.MaskLoad(src + i, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(lanes)).AsSingle());
+                Vector256.Store(v, dst + i);
+            }
+            return;
         }
         if (Vector256.IsHardwareAccelerated)
         {
