@@ -1,1 +1,3 @@
-return 0;
+using DistTrainer.Cli;
+
+return Cli.Run(args);

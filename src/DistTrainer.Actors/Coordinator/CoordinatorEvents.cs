@@ -1,0 +1,39 @@
+using Akka.Actor;
+using DistTrainer.Numerics.Training;
+
+namespace DistTrainer.Actors.Coordinator;
+
+// What the coordinator tells its local listener (the CLI's runner). These never cross the network.
+
+/// <summary>
+/// One finished epoch (1-based): mean training loss over the samples used, the sample count, wall time and samples/s of
+/// the training part (evaluation excluded), the test-set evaluation, and per-worker step times.
+/// </summary>
+public sealed record EpochReport(
+    int Epoch,
+    double TrainLoss,
+    int Samples,
+    double Seconds,
+    double SamplesPerSecond,
+    Evaluation? Test,
+    IReadOnlyList<WorkerEpochStats> Workers,
+    long Version,
+    int RedrivenWork,
+    int DuplicateSamples) : INoSerializationVerificationNeeded;
+
+/// <summary>
+/// A worker's share of an epoch. <see cref="MeanComputeMs"/> is the gradient time the worker measured;
+/// <see cref="MeanStepMs"/> is what the coordinator saw from handing out the work to its acceptance, so a straggler's
+/// delays show there.
+/// </summary>
+public sealed record WorkerEpochStats(int WorkerId, int Parts, int Samples, double MeanComputeMs, double MeanStepMs, bool Alive);
+
+/// <summary>The job is done: every epoch's report, the final weights and the per-epoch sample counts.</summary>
+public sealed record TrainingFinished(
+    IReadOnlyList<EpochReport> Epochs,
+    float[] Weights,
+    long Version,
+    int[] SamplesSeenPerEpoch) : INoSerializationVerificationNeeded;
+
+/// <summary>The job cannot go on (e.g. every worker is gone in a local simulation).</summary>
+public sealed record TrainingFailed(string Reason) : INoSerializationVerificationNeeded;

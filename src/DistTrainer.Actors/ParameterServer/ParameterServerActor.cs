@@ -1,0 +1,230 @@
+using System.Numerics.Tensors;
+using Akka.Actor;
+using Akka.Event;
+using DistTrainer.Actors.Messages;
+using DistTrainer.Actors.Transfer;
+using DistTrainer.Numerics.Optimizers;
+
+namespace DistTrainer.Actors.ParameterServer;
+
+/// <summary>
+/// Holds the flat weights, the optimizer state and the version (the number of optimizer steps applied).
+/// <para>
+/// Sync mode: sums the gradient sums of version v until their sample counts add up to the global batch, then applies
+/// <c>optimizer.Step(weights, sum / count)</c>, broadcasts version v+1 to every subscribed worker and tells the
+/// coordinator. Async mode: applies each gradient on arrival (mean over its own samples) and answers the pushing
+/// worker with the fresh weights.
+/// </para>
+/// A gradient of the wrong length, holding NaN or ±Inf, for an unknown or past version, or for work already counted is
+/// rejected with a logged reason; the weights stay unchanged and the actor keeps running.
+/// </summary>
+public sealed class ParameterServerActor : ReceiveActor
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly ParameterServerSettings _settings;
+    private IActorRef _coordinator = ActorRefs.Nobody;
+    private readonly float[] _weights;
+    private readonly float[] _sum;
+    private readonly IOptimizer _optimizer;
+    private readonly ChunkAssembler _assembler;
+    private readonly HashSet<IActorRef> _subscribers = [];
+    private readonly HashSet<int> _stepParts = [];
+    private readonly HashSet<(long Step, int Part)> _completed = [];
+    private readonly Queue<(long Step, int Part)> _completedOrder = new();
+    private long _version;
+    private long _nextTransferId;
+    private long _stepOfVersion = -1;
+    private int _stepExpected;
+    private int _stepSamples;
+    private double _stepLoss;
+
+    public ParameterServerActor(ParameterServerSettings settings, float[] initialWeights)
+    {
+        _settings = settings;
+        _weights = (float[])initialWeights.Clone();
+        _sum = new float[_weights.Length];
+        _optimizer = settings.Optimizer.Create(_weights.Length);
+        _assembler = new ChunkAssembler(settings.MaxOpenTransfers, _weights.Length);
+
+        Receive<TensorChunk>(OnChunk);
+        Receive<PushGradients>(OnPush);
+        Receive<PullParameters>(OnPull);
+        Receive<RegisterCoordinator>(m =>
+        {
+            if (m.ParameterCount != _weights.Length)
+            {
+                _log.Warning("parameter server refused a coordinator for {0} parameters; it holds {1}", m.ParameterCount, _weights.Length);
+                return;
+            }
+            _coordinator = Sender;
+            _log.Debug("parameter server reports to {0}", Sender.Path);
+        });
+        Receive<Terminated>(t =>
+        {
+            _subscribers.Remove(t.ActorRef);
+            _assembler.Forget(t.ActorRef);
+        });
+    }
+
+    /// <summary>
+    /// <paramref name="initialWeights"/> is copied; the server owns its weights from then on. The coordinator
+    /// introduces itself with <see cref="RegisterCoordinator"/>.
+    /// </summary>
+    public static Props Props(ParameterServerSettings settings, float[] initialWeights) =>
+        Akka.Actor.Props.Create(() => new ParameterServerActor(settings, initialWeights));
+
+    private void OnChunk(TensorChunk chunk)
+    {
+        if (!_assembler.Add(Sender, chunk, out var reason, out var evicted))
+        {
+            _log.Warning("parameter server rejected a chunk from {0}: {1}", Sender.Path.Name, reason);
+        }
+        if (evicted is not null)
+        {
+            _log.Warning("parameter server: {0}", evicted);
+        }
+    }
+
+    private void OnPull(PullParameters pull)
+    {
+        if (pull.WorkerId >= 0 && _subscribers.Add(Sender))
+        {
+            Context.Watch(Sender);
+        }
+        SendSnapshot([Sender]);
+    }
+
+    private void OnPush(PushGradients push)
+    {
+        if (!_assembler.TryTake(Sender, push.Length, push.TransferId, push.Gradients, _weights.Length, out var gradient, out var reason))
+        {
+            Reject(push, $"wrong shape: {reason}");
+            return;
+        }
+        if (push.SampleCount <= 0)
+        {
+            Reject(push, $"sample count {push.SampleCount} is not positive");
+            return;
+        }
+        if (!double.IsFinite(push.Loss) || !gradient.AllFinite())
+        {
+            Reject(push, "the gradient or the loss holds NaN or infinity");
+            return;
+        }
+        if (_settings.Mode == TrainingMode.Sync)
+        {
+            AccumulateSync(push, gradient);
+        }
+        else
+        {
+            ApplyAsync(push, gradient);
+        }
+    }
+
+    private void AccumulateSync(PushGradients push, ReceivedTensor gradient)
+    {
+        if (push.Version != _version)
+        {
+            Reject(push, push.Version < _version
+                ? $"stale version {push.Version}: the weights are at version {_version}"
+                : $"unknown version {push.Version}: the weights are at version {_version}");
+            return;
+        }
+        if (_stepSamples > 0 && (push.Step != _stepOfVersion || push.StepSamples != _stepExpected))
+        {
+            Reject(push, $"step {push.Step} of {push.StepSamples} samples does not match the open step {_stepOfVersion} of {_stepExpected}");
+            return;
+        }
+        if (_stepParts.Contains(push.Part))
+        {
+            Reject(push, $"duplicate: part {push.Part} of step {push.Step} was already counted");
+            return;
+        }
+        var open = _stepSamples > 0 ? _stepExpected - _stepSamples : push.StepSamples;
+        if (push.SampleCount > open)
+        {
+            Reject(push, $"{push.SampleCount} samples exceed the {open} still open in step {push.Step}");
+            return;
+        }
+        if (_stepSamples == 0)
+        {
+            _stepOfVersion = push.Step;
+            _stepExpected = push.StepSamples;
+        }
+        gradient.AddTo(_sum);
+        _stepParts.Add(push.Part);
+        _stepSamples += push.SampleCount;
+        _stepLoss += push.Loss;
+        _coordinator.Tell(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros), Self);
+        if (_stepSamples < _stepExpected)
+        {
+            return;
+        }
+        TensorPrimitives.Multiply(_sum, 1f / _stepSamples, _sum);
+        _optimizer.Step(_weights, _sum);
+        _version++;
+        var applied = new StepApplied(_stepOfVersion, _version, _stepSamples, _stepLoss);
+        Array.Clear(_sum);
+        _stepParts.Clear();
+        _stepSamples = 0;
+        _stepExpected = 0;
+        _stepLoss = 0;
+        _stepOfVersion = -1;
+        SendSnapshot(_subscribers);
+        _coordinator.Tell(applied, Self);
+    }
+
+    private void ApplyAsync(PushGradients push, ReceivedTensor gradient)
+    {
+        var key = (push.Step, push.Part);
+        if (_completed.Contains(key))
+        {
+            Reject(push, $"duplicate: step {push.Step} part {push.Part} was already applied");
+            return;
+        }
+        Array.Clear(_sum);
+        gradient.AddTo(_sum);
+        TensorPrimitives.Multiply(_sum, 1f / push.SampleCount, _sum);
+        _optimizer.Step(_weights, _sum);
+        _version++;
+        _completed.Add(key);
+        _completedOrder.Enqueue(key);
+        if (_completedOrder.Count > _settings.CompletedWorkMemory)
+        {
+            _completed.Remove(_completedOrder.Dequeue());
+        }
+        SendSnapshot([Sender]);
+        _coordinator.Tell(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros), Self);
+    }
+
+    private void Reject(PushGradients push, string reason)
+    {
+        var duplicate = reason.StartsWith("duplicate", StringComparison.Ordinal);
+        var message = "parameter server rejected the gradient of worker {0} for step {1} part {2}: {3}; weights unchanged at version {4}";
+        if (duplicate)
+        {
+            _log.Info(message, push.WorkerId, push.Step, push.Part, reason, _version);
+        }
+        else
+        {
+            _log.Warning(message, push.WorkerId, push.Step, push.Part, reason, _version);
+        }
+        Sender.Tell(new GradientRejected(push.WorkerId, push.Step, push.Part, _version, reason), Self);
+        if (_settings.Mode == TrainingMode.Async)
+        {
+            SendSnapshot([Sender]); // the worker waits for fresh weights after every push
+        }
+    }
+
+    /// <summary>One copy of the weights (chunked when large), the same message objects for every receiver.</summary>
+    private void SendSnapshot(IEnumerable<IActorRef> receivers)
+    {
+        var tensor = OutgoingTensor.Create(_weights, ++_nextTransferId, _settings.ChunkFloats);
+        var snapshot = new ParametersSnapshot(_version, tensor.Length, tensor.TransferId, tensor.Inline);
+        foreach (var receiver in receivers)
+        {
+            tensor.SendChunks(receiver, Self);
+            receiver.Tell(snapshot, Self);
+        }
+    }
+}

@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using DistTrainer.Actors.Messages;
+using DistTrainer.Actors.Transfer;
+using DistTrainer.Numerics.Data;
+using DistTrainer.Numerics.Models;
+
+namespace DistTrainer.Actors.Worker;
+
+/// <summary>
+/// Holds the training data in memory (it loads the data itself, through the delegate it is given) and computes the
+/// summed gradient of the rows the coordinator assigns, with the weights version the assignment names. It pushes the
+/// gradient sum, the sample count and the summed loss to the parameter server.
+/// <para>
+/// Compute placement: the actor runs on <c>disttrainer.worker-dispatcher</c>, a PinnedDispatcher, so each worker owns
+/// one dedicated thread and the gradient is computed synchronously inside the message handler. That thread is never
+/// shared with the default dispatcher, the remote transport or the cluster heartbeats, and the handler can reuse one
+/// workspace and one gradient buffer without locks: a step allocates only the outgoing message arrays.
+/// </para>
+/// </summary>
+public sealed class WorkerActor : ReceiveActor, IWithTimers
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly WorkerSettings _settings;
+    private readonly Func<Dataset> _loadTrainingData;
+    private readonly IActorRef _coordinator;
+    private readonly IActorRef _parameterServer;
+    private readonly IModel _model;
+    private readonly ModelWorkspace _workspace;
+    private readonly float[] _weights;
+    private readonly float[] _gradient;
+    private readonly float[] _features;
+    private readonly float[] _targets;
+    private readonly int[] _ids;
+    private readonly ChunkAssembler _assembler;
+    private readonly List<ComputeGradient> _pending = [];
+    private Dataset _train = null!;
+    private long _version = -1;
+    private bool _awaitingFreshWeights;
+    private bool _pullRequested;
+    private long _nextTransferId;
+
+    public WorkerActor(WorkerSettings settings, Func<Dataset> loadTrainingData, IActorRef coordinator, IActorRef parameterServer)
+    {
+        _settings = settings;
+        _loadTrainingData = loadTrainingData;
+        _coordinator = coordinator;
+        _parameterServer = parameterServer;
+        _model = ModelFactory.Create(settings.Model);
+        var maxBatch = Math.Max(1, settings.MaxBatch);
+        _workspace = _model.CreateWorkspace(maxBatch, settings.Threads);
+        _weights = new float[_model.ParameterCount];
+        _gradient = new float[_model.ParameterCount];
+        _features = new float[maxBatch * settings.Model.Inputs];
+        _targets = new float[maxBatch];
+        _ids = new int[maxBatch];
+        _assembler = new ChunkAssembler(settings.MaxOpenTransfers, _model.ParameterCount);
+
+        Receive<TensorChunk>(OnChunk);
+        Receive<ParametersSnapshot>(OnSnapshot);
+        Receive<ComputeGradient>(OnCompute);
+        Receive<GradientRejected>(OnRejected);
+        Receive<WorkerRegistered>(m => _log.Debug("worker {0} registered ({1} mode)", m.WorkerId, m.Mode));
+        Receive<WorkerRejected>(m =>
+        {
+            _log.Error("worker {0} was refused by the coordinator: {1}", m.WorkerId, m.Reason);
+            Context.Stop(Self);
+        });
+        Receive<DelayedPush>(m => Send(m.Tensor, m.Push));
+    }
+
+    public static Props Props(WorkerSettings settings, Func<Dataset> loadTrainingData, IActorRef coordinator, IActorRef parameterServer) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(settings, loadTrainingData, coordinator, parameterServer))
+            .WithDispatcher(DistTrainerSettings.WorkerDispatcher);
+
+    public int WorkerId => _settings.WorkerId;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        _train = _loadTrainingData();
+        if (_train.FeatureCount != _settings.Model.Inputs)
+        {
+            throw new InvalidOperationException($"worker {WorkerId}: the data has {_train.FeatureCount} features, the model expects {_settings.Model.Inputs}");
+        }
+        _coordinator.Tell(new RegisterWorker(WorkerId, _model.ParameterCount), Self);
+        Pull();
+    }
+
+    private void OnChunk(TensorChunk chunk)
+    {
+        if (!_assembler.Add(Sender, chunk, out var reason, out var evicted))
+        {
+            _log.Warning("worker {0} rejected a chunk: {1}", WorkerId, reason);
+        }
+        if (evicted is not null)
+        {
+            _log.Warning("worker {0}: {1}", WorkerId, evicted);
+        }
+    }
+
+    private void OnSnapshot(ParametersSnapshot snapshot)
+    {
+        if (!_assembler.TryTake(Sender, snapshot.Length, snapshot.TransferId, snapshot.Weights, _weights.Length, out var tensor, out var reason))
+        {
+            _log.Warning("worker {0} rejected weights version {1}: {2}", WorkerId, snapshot.Version, reason);
+            return;
+        }
+        _pullRequested = false;
+        if (snapshot.Version < _version)
+        {
+            _log.Debug("worker {0} ignored weights version {1}: it holds {2}", WorkerId, snapshot.Version, _version);
+            return;
+        }
+        if (!tensor.AllFinite())
+        {
+            _log.Warning("worker {0} rejected weights version {1}: NaN or infinity", WorkerId, snapshot.Version);
+            return;
+        }
+        tensor.CopyTo(_weights);
+        _version = snapshot.Version;
+        _awaitingFreshWeights = false;
+        DrainPending();
+    }
+
+    private void OnCompute(ComputeGradient work)
+    {
+        if (_settings.CrashAt is { } crash && crash.Epoch == work.Epoch && work.BatchIndex >= crash.BatchIndex)
+        {
+            _log.Warning("worker {0}: simulated crash at epoch {1} batch {2}", WorkerId, work.Epoch + 1, work.BatchIndex);
+            Context.Stop(Self);
+            return;
+        }
+        var rows = work.Rows ?? [];
+        var badRow = Array.FindIndex(rows, r => r < 0 || r >= _train.Count);
+        if (rows.Length == 0 || rows.Length > _targets.Length || badRow >= 0)
+        {
+            _log.Warning("worker {0} refused step {1} part {2}: {3}", WorkerId, work.Step, work.Part,
+                badRow >= 0 ? $"row {rows[badRow]} is outside the training set of {_train.Count}" : $"{rows.Length} rows (1..{_targets.Length} allowed)");
+            return;
+        }
+        _pending.Add(work);
+        if (work.Attempt > 0 && work.Version > _version)
+        {
+            Pull(force: true); // a re-driven step: the broadcast of that version may have been lost
+        }
+        DrainPending();
+    }
+
+    private void OnRejected(GradientRejected rejected)
+    {
+        _log.Info("worker {0}: the parameter server did not use step {1} part {2}: {3}", WorkerId, rejected.Step, rejected.Part, rejected.Reason);
+        if (_awaitingFreshWeights)
+        {
+            Pull();
+        }
+    }
+
+    /// <summary>Runs every pending assignment whose weights are here; drops those for versions already passed.</summary>
+    private void DrainPending()
+    {
+        for (var i = 0; i < _pending.Count;)
+        {
+            var work = _pending[i];
+            var isAsync = work.Version < 0;
+            if (!isAsync && work.Version < _version)
+            {
+                _log.Debug("worker {0} dropped stale step {1} part {2} (version {3}, holds {4})", WorkerId, work.Step, work.Part, work.Version, _version);
+                _pending.RemoveAt(i);
+                continue;
+            }
+            var ready = _version >= 0 && !_awaitingFreshWeights && (isAsync || work.Version == _version);
+            if (!ready)
+            {
+                i++;
+                continue;
+            }
+            _pending.RemoveAt(i);
+            Compute(work);
+        }
+    }
+
+    private void Compute(ComputeGradient work)
+    {
+        var rows = work.Rows;
+        var count = rows.Length;
+        var inputs = _train.FeatureCount;
+        for (var i = 0; i < count; i++)
+        {
+            _train.Row(rows[i]).CopyTo(_features.AsSpan(i * inputs, inputs));
+            _targets[i] = _train.Targets[rows[i]];
+            _ids[i] = rows[i];
+        }
+        Array.Clear(_gradient);
+        var started = Stopwatch.GetTimestamp();
+        var batch = new Batch(_features.AsSpan(0, count * inputs), _targets.AsSpan(0, count), _ids.AsSpan(0, count), work.Step);
+        var loss = _model.AccumulateGradient(_weights, batch, _gradient, _workspace);
+        var micros = (long)Stopwatch.GetElapsedTime(started).TotalMicroseconds;
+
+        var tensor = OutgoingTensor.Create(_gradient, ++_nextTransferId, _settings.ChunkFloats);
+        var push = new PushGradients(WorkerId, work.Epoch, work.Step, work.Part, _version, work.StepSamples, count, loss, micros,
+            tensor.Length, tensor.TransferId, tensor.Inline);
+        if (work.Version < 0)
+        {
+            _awaitingFreshWeights = true; // async: the server answers the push with fresh weights
+        }
+        if (_settings.MessageDelay > TimeSpan.Zero)
+        {
+            Timers.StartSingleTimer(("push", push.Step, push.Part, tensor.TransferId), new DelayedPush(tensor, push), _settings.MessageDelay);
+        }
+        else
+        {
+            Send(tensor, push);
+        }
+    }
+
+    private void Send(OutgoingTensor tensor, PushGradients push)
+    {
+        tensor.SendChunks(_parameterServer, Self);
+        _parameterServer.Tell(push, Self);
+    }
+
+    private void Pull(bool force = false)
+    {
+        if (force || !_pullRequested)
+        {
+            _pullRequested = true;
+            _parameterServer.Tell(new PullParameters(WorkerId), Self);
+        }
+    }
+
+    /// <summary>A push held back by the simulated straggler delay.</summary>
+    private sealed record DelayedPush(OutgoingTensor Tensor, PushGradients Push) : INoSerializationVerificationNeeded;
+}

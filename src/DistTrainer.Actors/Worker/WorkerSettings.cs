@@ -1,0 +1,24 @@
+using DistTrainer.Numerics.Models;
+
+namespace DistTrainer.Actors.Worker;
+
+/// <summary>
+/// What one worker needs besides its data: its id, the model shape, the largest piece of a batch it may be given,
+/// compute threads, and the local simulation's fault injection (<see cref="MessageDelay"/> for a straggler,
+/// <see cref="CrashAt"/> to stop itself).
+/// </summary>
+public sealed record WorkerSettings(int WorkerId, ModelSpec Model, int MaxBatch, int Threads = 1)
+{
+    /// <summary>Delay before each gradient push leaves the worker (simulates a slow link or node).</summary>
+    public TimeSpan MessageDelay { get; init; } = TimeSpan.Zero;
+
+    /// <summary>The worker stops itself, without answering, at its first work of this epoch at or after this batch index.</summary>
+    public CrashPoint? CrashAt { get; init; }
+
+    public int ChunkFloats { get; init; } = DistTrainerSettings.Default.ChunkFloats;
+
+    public int MaxOpenTransfers { get; init; } = DistTrainerSettings.Default.MaxOpenTransfers;
+}
+
+/// <summary>A simulated crash: the 0-based epoch and the first batch index inside it at which the worker dies.</summary>
+public readonly record struct CrashPoint(int Epoch, int BatchIndex);

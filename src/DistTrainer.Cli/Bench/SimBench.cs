@@ -1,0 +1,70 @@
+using DistTrainer.Actors.Messages;
+using DistTrainer.Actors.Simulation;
+using DistTrainer.Numerics;
+using DistTrainer.Numerics.Data;
+using DistTrainer.Numerics.Models;
+using DistTrainer.Numerics.Optimizers;
+using DistTrainer.Numerics.Training;
+
+namespace DistTrainer.Cli.Bench;
+
+/// <summary>
+/// `bench sim`: throughput of the actor protocol in one process on the same synthetic work as <see cref="MlpBench"/>
+/// (U[0,1) inputs, random labels, plain SGD lr 0.1). The first epoch is warm-up; the result is the median samples/s of
+/// the timed epochs (each epoch's training time, from its first assignment to its last applied step; evaluation is off).
+/// With <c>compareWithSingleProcess</c> the same run also measures <see cref="MlpBench"/> with one thread, so the ratio
+/// comes from one process on one machine state.
+/// </summary>
+public static class SimBench
+{
+    public sealed record Result(
+        int Inputs,
+        int[] Hidden,
+        int Classes,
+        int Batch,
+        int Workers,
+        TrainingMode Mode,
+        int ThreadsPerWorker,
+        double SamplesPerSecond,
+        double[] EpochSamplesPerSecond,
+        double[] WorkerMeanComputeMs,
+        double? SingleProcessSamplesPerSecond,
+        double? RatioToSingleProcess);
+
+    public static async Task<Result> RunAsync(int inputs, int[] hidden, int classes, int batch, int workers, TrainingMode mode,
+        int threadsPerWorker = 1, int stepsPerEpoch = 40, int timedEpochs = 3, bool compareWithSingleProcess = false, CancellationToken cancellationToken = default)
+    {
+        var samples = batch * stepsPerEpoch;
+        var rng = new SeededRandom(42);
+        var x = new float[samples * inputs];
+        for (var i = 0; i < x.Length; i++)
+        {
+            x[i] = rng.NextFloat();
+        }
+        var y = new float[samples];
+        for (var i = 0; i < samples; i++)
+        {
+            y[i] = rng.NextInt(classes);
+        }
+        var names = Enumerable.Range(0, inputs).Select(i => $"x{i}").ToArray();
+        var train = new Dataset("synthetic", names, "label", TaskKind.Classification, classes, x, y);
+        var spec = Mlp.CreateSpec(inputs, hidden, classes, Activation.Relu, TaskKind.Classification);
+        var training = new TrainingOptions(1 + timedEpochs, batch, new OptimizerOptions(OptimizerKind.Sgd, 0.1f), Seed: 42, Threads: threadsPerWorker);
+        var options = new LocalSimulationOptions(spec, train, null, training, workers, mode) { LogLevel = "ERROR" };
+
+        var run = await DistributedTraining.RunLocalAsync(options, null, cancellationToken).ConfigureAwait(false);
+        var timed = run.Epochs.Skip(1).ToArray();
+        var rates = timed.Select(e => e.SamplesPerSecond).ToArray();
+        var compute = Enumerable.Range(0, workers)
+            .Select(w => timed.SelectMany(e => e.Workers).Where(s => s.WorkerId == w && s.Parts > 0).Select(s => s.MeanComputeMs).DefaultIfEmpty(0).Average())
+            .ToArray();
+        var median = MlpBench.Median(rates);
+
+        double? baseline = null;
+        if (compareWithSingleProcess)
+        {
+            baseline = MlpBench.Run(inputs, hidden, classes, batch, threads: 1, samples: samples, warmupSteps: stepsPerEpoch / 2, reps: timedEpochs).SamplesPerSecond;
+        }
+        return new Result(inputs, hidden, classes, batch, workers, mode, threadsPerWorker, median, rates, compute, baseline, baseline is > 0 ? median / baseline : null);
+    }
+}

@@ -1,0 +1,53 @@
+using DistTrainer.Cli.Commands;
+using DistTrainer.Numerics.Data;
+
+namespace DistTrainer.Cli;
+
+/// <summary>Dispatches `disttrainer COMMAND ...` and turns user errors into one-line messages with a non-zero exit code.</summary>
+public static class Cli
+{
+    private const string Usage = """
+        usage: disttrainer COMMAND [options]
+
+        commands:
+          train      train a model in this process (single process, or --workers N actors)
+          bench      measure throughput: bench mlp | bench gemm
+          help       show this text
+
+        Run 'disttrainer COMMAND --help' for a command's options.
+        """;
+
+    public static int Run(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        var rest = args.Skip(1).ToArray();
+        try
+        {
+            return args[0] switch
+            {
+                "train" => TrainCommand.Run(rest),
+                "bench" => BenchCommand.Run(rest),
+                _ => throw new UsageException($"unknown command \"{args[0]}\"; expected train or bench (see 'disttrainer help')"),
+            };
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+        catch (DataFormatException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+}

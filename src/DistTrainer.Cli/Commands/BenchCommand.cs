@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using DistTrainer.Cli.Bench;
+
+namespace DistTrainer.Cli.Commands;
+
+/// <summary>`disttrainer bench mlp|gemm`: throughput measurements on synthetic data.</summary>
+public static class BenchCommand
+{
+    public static readonly OptionSpec[] Options =
+    [
+        new("inputs", "input features", Default: "784"),
+        new("hidden", "hidden layer sizes, comma-separated", Default: "256,128"),
+        new("classes", "output classes", Default: "10"),
+        new("batch", "minibatch size", Default: "128"),
+        new("threads", "compute threads", Default: "1"),
+        new("reps", "timed repetitions (the median is reported)", Default: "5"),
+        new("json", "print one single-line JSON result", TakesValue: false),
+        new("help", "show this help", TakesValue: false),
+    ];
+
+    public static int Run(IReadOnlyList<string> args)
+    {
+        var options = ParsedOptions.Parse("bench", args, Options);
+        if (options.Flag("help") || options.Positionals.Count == 0)
+        {
+            Console.WriteLine(ParsedOptions.Help("disttrainer bench mlp|gemm [options]", "Measures training throughput on synthetic data.", Options));
+            return options.Flag("help") ? 0 : 2;
+        }
+        var what = options.Positionals[0];
+        if (options.Positionals.Count > 1)
+        {
+            throw new UsageException($"unexpected argument \"{options.Positionals[1]}\" for 'bench'");
+        }
+        var inputs = options.Int("inputs", 784, min: 1);
+        var hidden = options.IntList("hidden", [256, 128]);
+        var classes = options.Int("classes", 10, min: 2);
+        var batch = options.Int("batch", 128, min: 1);
+        var threads = options.Int("threads", 1, min: 1, max: 256);
+        var reps = options.Int("reps", 5, min: 1);
+        var json = options.Flag("json");
+
+        JsonObject result;
+        switch (what)
+        {
+            case "mlp":
+                var mlp = MlpBench.Run(inputs, hidden, classes, batch, threads, reps: reps);
+                result = new JsonObject
+                {
+                    ["bench"] = "mlp",
+                    ["model"] = $"{inputs}-{string.Join('-', hidden)}-{classes}",
+                    ["batch"] = batch,
+                    ["threads"] = threads,
+                    ["samples_per_second"] = Math.Round(mlp.SamplesPerSecond),
+                    ["gflops"] = Math.Round(mlp.Gflops, 1),
+                    ["rep_samples_per_second"] = new JsonArray(mlp.RepSamplesPerSecond.Select(r => (JsonNode)Math.Round(r)).ToArray()),
+                    ["allocated_bytes_per_step"] = mlp.AllocatedBytesPerStep,
+                };
+                if (!json)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"mlp {result["model"]} batch {batch} threads {threads}: {mlp.SamplesPerSecond:N0} samples/s, {mlp.Gflops:F1} GFLOP/s, {mlp.AllocatedBytesPerStep} bytes allocated per step"));
+                }
+                break;
+            case "gemm":
+                var sizes = new[] { inputs }.Concat(hidden).Append(classes).ToArray();
+                var rows = GemmBench.Run(batch, sizes, threads, TimeSpan.FromSeconds(0.3));
+                result = new JsonObject
+                {
+                    ["bench"] = "gemm",
+                    ["model"] = string.Join('-', sizes),
+                    ["batch"] = batch,
+                    ["threads"] = threads,
+                    ["shapes"] = new JsonArray(rows.Select(r => (JsonNode)new JsonObject
+                    {
+                        ["name"] = r.Name, ["m"] = r.M, ["n"] = r.N, ["k"] = r.K, ["gflops"] = Math.Round(r.Gflops, 1),
+                    }).ToArray()),
+                };
+                if (!json)
+                {
+                    foreach (var r in rows)
+                    {
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Name,-36} {r.Gflops,8:F1} GFLOP/s"));
+                    }
+                }
+                break;
+            default:
+                throw new UsageException($"unknown benchmark \"{what}\"; expected mlp or gemm");
+        }
+        if (json)
+        {
+            Console.WriteLine(result.ToJsonString());
+        }
+        return 0;
+    }
+}

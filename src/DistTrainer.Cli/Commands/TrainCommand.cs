@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using DistTrainer.Numerics.Data;
+using DistTrainer.Numerics.Models;
+using DistTrainer.Numerics.Optimizers;
+using DistTrainer.Numerics.Training;
+
+namespace DistTrainer.Cli.Commands;
+
+/// <summary>`disttrainer train`: load a dataset, train an MLP, report each epoch and a final summary.</summary>
+public static class TrainCommand
+{
+    public static readonly OptionSpec[] Options =
+    [
+        new("data", "digits | iris | wine | breast_cancer | diabetes | PATH to a CSV file or a folder of IDX files", Default: "digits"),
+        new("label", "name of the label column of a CSV file", Default: "the last column"),
+        new("task", "classification | regression", Default: "inferred from the label column"),
+        new("hidden", "hidden layer sizes, comma-separated (\"none\" for softmax/linear regression)", Default: "64"),
+        new("activation", "relu | tanh | sigmoid", Default: "relu"),
+        new("epochs", "passes over the training set", Default: "auto: about 2000 steps, 10..200 epochs"),
+        new("batch", "global minibatch size", Default: "32"),
+        new("lr", "learning rate", Default: "0.001 for adam, 0.01 for momentum/nesterov, 0.1 for sgd"),
+        new("optimizer", "sgd | momentum | nesterov | adam", Default: "adam"),
+        new("momentum", "momentum coefficient for momentum/nesterov", Default: "0.9"),
+        new("weight-decay", "L2 weight decay λ (adds λw to the gradient)", Default: "0.01"),
+        new("seed", "seed for initialisation and shuffling", Default: "42"),
+        new("threads", "compute threads for the matrix kernels", Default: "1"),
+        new("json", "print one single-line JSON summary as the last line of stdout (progress goes to stderr)", TakesValue: false),
+        new("quiet", "no per-epoch progress", TakesValue: false),
+        new("help", "show this help", TakesValue: false),
+    ];
+
+    public static int Run(IReadOnlyList<string> args)
+    {
+        var options = ParsedOptions.Parse("train", args, Options);
+        if (options.Flag("help"))
+        {
+            Console.WriteLine(ParsedOptions.Help("disttrainer train [options]", "Trains a multilayer perceptron in this process.", Options));
+            return 0;
+        }
+        options.NoPositionals();
+        var json = options.Flag("json");
+        var progress = options.Flag("quiet") ? TextWriter.Null : json ? Console.Error : Console.Out;
+
+        var job = TrainJob.FromOptions(options);
+        var clock = Stopwatch.StartNew();
+        var data = job.LoadData();
+        var spec = job.CreateSpec(data);
+        var model = new Mlp(spec);
+        var training = job.CreateTrainingOptions(data.Train.Count);
+        progress.WriteLine($"{data.Name}: {data.Train.Count} train / {data.Test.Count} test samples, {data.Train.FeatureCount} features, {TaskText(data)}");
+        progress.WriteLine($"model {spec} ({model.ParameterCount:N0} parameters), {training.Optimizer.Kind.ToString().ToLowerInvariant()} lr {training.Optimizer.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {training.BatchSize}, {training.Epochs} epochs, seed {training.Seed}");
+
+        var trainer = new Trainer(model, data.Train, training);
+        var reports = new List<EpochReport>();
+        var trainSeconds = 0.0;
+        for (var epoch = 0; epoch < training.Epochs; epoch++)
+        {
+            var epochClock = Stopwatch.StartNew();
+            var stats = trainer.TrainEpoch(epoch);
+            var seconds = epochClock.Elapsed.TotalSeconds;
+            trainSeconds += seconds;
+            var report = EpochReport.Create(epoch + 1, stats.MeanLoss, stats.Samples, seconds, model, trainer.Weights, data, training.Threads);
+            reports.Add(report);
+            progress.WriteLine(report.Format(training.Epochs));
+        }
+
+        var summary = Summary.Create(data, model, training, reports, trainSeconds, clock.Elapsed.TotalSeconds);
+        if (json)
+        {
+            Console.Out.WriteLine(summary.ToJsonString());
+        }
+        else
+        {
+            progress.WriteLine(reports[^1].FinalText(clock.Elapsed.TotalSeconds));
+        }
+        return 0;
+    }
+
+    internal static string TaskText(PreparedData data) =>
+        data.Train.Task == TaskKind.Classification ? $"classification into {data.Train.ClassCount} classes" : "regression";
+}
+
+/// <summary>The training job as the user described it on the command line, with defaults filled in.</summary>
+public sealed record TrainJob(
+    string Data, string? Label, TaskKind? Task, int[] Hidden, Activation Activation, int? Epochs, int Batch,
+    OptimizerOptions Optimizer, int Seed, int Threads)
+{
+    /// <summary>The "auto" epoch count aims at about this many optimizer steps, so tiny datasets still converge.</summary>
+    private const int AutoSteps = 2000;
+
+    public static TrainJob FromOptions(ParsedOptions o)
+    {
+        var kind = o.Choice("optimizer", OptimizerKind.Adam, new Dictionary<string, OptimizerKind>
+        {
+            ["sgd"] = OptimizerKind.Sgd, ["momentum"] = OptimizerKind.Momentum, ["nesterov"] = OptimizerKind.Nesterov, ["adam"] = OptimizerKind.Adam,
+        });
+        var optimizer = new OptimizerOptions(
+            kind,
+            o.Float("lr", OptimizerOptions.DefaultLearningRate(kind), min: 1e-9f),
+            Momentum: o.Float("momentum", 0.9f, min: 0f, max: 0.9999f),
+            WeightDecay: o.Float("weight-decay", 0.01f, min: 0f));
+        return new TrainJob(
+            o.String("data", "digits"),
+            o.String("label"),
+            o.Has("task") ? o.Choice<TaskKind?>("task", null, new Dictionary<string, TaskKind?> { ["classification"] = TaskKind.Classification, ["regression"] = TaskKind.Regression }) : null,
+            o.IntList("hidden", [64]),
+            o.Choice("activation", Activation.Relu, new Dictionary<string, Activation> { ["relu"] = Activation.Relu, ["tanh"] = Activation.Tanh, ["sigmoid"] = Activation.Sigmoid }),
+            o.Has("epochs") ? o.Int("epochs", 0, min: 1) : null,
+            o.Int("batch", 32, min: 1),
+            optimizer,
+            o.Int("seed", 42),
+            o.Int("threads", 1, min: 1, max: 256));
+    }
+
+    public PreparedData LoadData()
+    {
+        var loaded = DatasetCatalog.Load(Data, Label, Task);
+        return PreparedData.Standardize(loaded.Name, loaded.Train, loaded.Test);
+    }
+
+    public ModelSpec CreateSpec(PreparedData data) =>
+        Mlp.CreateSpec(data.Train.FeatureCount, Hidden, data.Outputs, Activation, data.Train.Task);
+
+    public TrainingOptions CreateTrainingOptions(int trainSamples)
+    {
+        var stepsPerEpoch = Math.Max(1, (trainSamples + Batch - 1) / Batch);
+        var epochs = Epochs ?? Math.Clamp((AutoSteps + stepsPerEpoch - 1) / stepsPerEpoch, 10, 200);
+        return new TrainingOptions(epochs, Batch, Optimizer, Seed, Threads);
+    }
+}

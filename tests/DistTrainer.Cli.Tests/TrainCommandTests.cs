@@ -1,0 +1,76 @@
+using System.Text.Json.Nodes;
+
+namespace DistTrainer.Cli.Tests;
+
+public class TrainCommandTests
+{
+    private static readonly string[] _requiredKeys =
+    [
+        "dataset", "model", "epochs", "train_samples", "test_samples", "final_train_loss", "test_accuracy",
+        "samples_per_second", "wall_seconds",
+    ];
+
+    private static readonly string[] _timingKeys = ["samples_per_second", "train_seconds", "wall_seconds"];
+
+    [Fact]
+    public async Task Train_with_json_should_print_a_summary_object_with_the_required_keys_as_the_last_line()
+    {
+        var result = await DistTrainerProcess.RunAsync("train", "--epochs", "2", "--json");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var summary = ParseLastLine(result);
+        foreach (var key in _requiredKeys)
+        {
+            Assert.True(summary.ContainsKey(key), $"missing \"{key}\" in {summary.ToJsonString()}");
+        }
+        Assert.Equal("digits", (string?)summary["dataset"]);
+        Assert.Equal(2, (int?)summary["epochs"]);
+        Assert.Equal(1797, (int)summary["train_samples"]! + (int)summary["test_samples"]!);
+        var accuracy = (double)summary["test_accuracy"]!;
+        Assert.InRange(accuracy, 0.5, 1.0);
+        Assert.True((double)summary["final_train_loss"]! > 0);
+        Assert.True((double)summary["samples_per_second"]! > 0);
+        Assert.True((double)summary["wall_seconds"]! > 0);
+    }
+
+    [Fact]
+    public async Task Train_with_the_same_seed_twice_should_print_identical_json_apart_from_timings()
+    {
+        string[] args = ["train", "--data", "wine", "--epochs", "3", "--seed", "7", "--json", "--quiet"];
+        var first = await DistTrainerProcess.RunAsync(args);
+        var second = await DistTrainerProcess.RunAsync(args);
+
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.True(second.ExitCode == 0, second.ToString());
+        var a = ParseLastLine(first);
+        var b = ParseLastLine(second);
+        foreach (var key in _timingKeys)
+        {
+            a.Remove(key);
+            b.Remove(key);
+        }
+        Assert.Equal(a.ToJsonString(), b.ToJsonString());
+        Assert.Equal(7, (int?)a["seed"]);
+    }
+
+    [Fact]
+    public async Task Train_for_regression_should_report_rmse_and_r_squared()
+    {
+        var result = await DistTrainerProcess.RunAsync("train", "--data", "diabetes", "--epochs", "2", "--json", "--quiet");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var summary = ParseLastLine(result);
+        Assert.Equal("regression", (string?)summary["task"]);
+        Assert.True((double)summary["test_rmse"]! > 0);
+        Assert.True(summary.ContainsKey("test_r2"));
+        Assert.False(summary.ContainsKey("test_accuracy"));
+    }
+
+    private static JsonObject ParseLastLine(ProcessResult result)
+    {
+        var lines = result.StandardOutputLines;
+        Assert.NotEmpty(lines);
+        var node = JsonNode.Parse(lines[^1]);
+        return Assert.IsType<JsonObject>(node);
+    }
+}
