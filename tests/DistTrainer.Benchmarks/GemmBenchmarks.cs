@@ -83,7 +83,7 @@ public class GemmBenchmarks
         {
             AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance).WithId("ShortRun-InProcess"));
             // "160.00x faster" reads better than a ratio of 0.006.
-            SummaryStyle = SummaryStyle.Default.WithRatioStyle(RatioStyle.Speed);
+            SummaryStyle = SummaryStyle.Default.WithRatioStyle(RatioStyle.Trend);
         }
     }
 
