@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -11,6 +12,7 @@ namespace DistTrainer.Numerics.Kernels;
 public static class ElementWise
 {
     /// <summary>x[i] *= alpha, with ordinary (cached) stores.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Scale(Span<float> x, float alpha)
     {
         ref var start = ref MemoryMarshal.GetReference(x);
