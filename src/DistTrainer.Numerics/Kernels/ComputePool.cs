@@ -11,7 +11,7 @@ namespace DistTrainer.Numerics.Kernels;
 /// </summary>
 internal sealed unsafe class ComputePool
 {
-    /// <summary>Workers beyond this are never started: more threads than cores only adds wake-up latency.</summary>
+    /// <summary>An upper bound on the pool (parts are packed into 16-bit fields); callers are expected to ask for at most one thread per core.</summary>
     public const int MaxWorkers = 63;
 
     // How long an idle worker keeps polling before it blocks: training issues kernels back to back,
