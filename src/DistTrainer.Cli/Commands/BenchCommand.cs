@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using DistTrainer.Actors.Messages;
 using DistTrainer.Cli.Bench;
 
 namespace DistTrainer.Cli.Commands;
@@ -15,6 +16,8 @@ public static class BenchCommand
         new("batch", "minibatch size", Default: "128"),
         new("threads", "compute threads", Default: "1"),
         new("reps", "timed repetitions (the median is reported)", Default: "5"),
+        new("workers", "bench sim: workers in the simulation", Default: "2"),
+        new("mode", "bench sim: sync | async", Default: "sync"),
         new("json", "print one single-line JSON result", TakesValue: false),
         new("help", "show this help", TakesValue: false),
     ];
@@ -24,7 +27,7 @@ public static class BenchCommand
         var options = ParsedOptions.Parse("bench", args, Options);
         if (options.Flag("help") || options.Positionals.Count == 0)
         {
-            Console.WriteLine(ParsedOptions.Help("disttrainer bench mlp|gemm [options]", "Measures training throughput on synthetic data.", Options));
+            Console.WriteLine(ParsedOptions.Help("disttrainer bench mlp|gemm|sim [options]", "Measures training throughput on synthetic data.", Options));
             return options.Flag("help") ? 0 : 2;
         }
         var what = options.Positionals[0];
@@ -84,8 +87,33 @@ public static class BenchCommand
                     }
                 }
                 break;
+            case "sim":
+                var workers = options.Int("workers", 2, min: 1, max: 64);
+                var mode = options.Choice("mode", TrainingMode.Sync, new Dictionary<string, TrainingMode> { ["sync"] = TrainingMode.Sync, ["async"] = TrainingMode.Async });
+                var sim = SimBench.RunAsync(inputs, hidden, classes, batch, workers, mode, threadsPerWorker: threads, timedEpochs: reps, compareWithSingleProcess: true)
+                    .GetAwaiter().GetResult();
+                result = new JsonObject
+                {
+                    ["bench"] = "sim",
+                    ["model"] = $"{inputs}-{string.Join('-', hidden)}-{classes}",
+                    ["batch"] = batch,
+                    ["workers"] = workers,
+                    ["mode"] = mode.ToString().ToLowerInvariant(),
+                    ["threads_per_worker"] = threads,
+                    ["samples_per_second"] = Math.Round(sim.SamplesPerSecond),
+                    ["epoch_samples_per_second"] = new JsonArray(sim.EpochSamplesPerSecond.Select(r => (JsonNode)Math.Round(r)).ToArray()),
+                    ["worker_mean_compute_ms"] = new JsonArray(sim.WorkerMeanComputeMs.Select(r => (JsonNode)Math.Round(r, 2)).ToArray()),
+                    ["single_process_samples_per_second"] = sim.SingleProcessSamplesPerSecond is { } single ? Math.Round(single) : null,
+                    ["ratio_to_single_process"] = sim.RatioToSingleProcess is { } ratio ? Math.Round(ratio, 3) : null,
+                };
+                if (!json)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"sim {result["model"]} batch {batch} workers {workers} {result["mode"]}: {sim.SamplesPerSecond:N0} samples/s, {sim.RatioToSingleProcess:F2}x one thread in one process ({sim.SingleProcessSamplesPerSecond:N0} samples/s)"));
+                }
+                break;
             default:
-                throw new UsageException($"unknown benchmark \"{what}\"; expected mlp or gemm");
+                throw new UsageException($"unknown benchmark \"{what}\"; expected mlp, gemm or sim");
         }
         if (json)
         {

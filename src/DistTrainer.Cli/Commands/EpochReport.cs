@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using DistTrainer.Actors.Coordinator;
 using DistTrainer.Numerics.Data;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Training;
@@ -7,8 +8,11 @@ using DistTrainer.Numerics.Training;
 namespace DistTrainer.Cli.Commands;
 
 /// <summary>What one epoch did: training loss and throughput, then evaluation on the train and test splits.</summary>
-public sealed record EpochReport(int Epoch, double TrainLoss, int Samples, double Seconds, Evaluation Train, Evaluation Test)
+/// <remarks>With workers, <see cref="Train"/> is not evaluated each epoch and <see cref="Workers"/> shows stragglers.</remarks>
+public sealed record EpochReport(int Epoch, double TrainLoss, int Samples, double Seconds, Evaluation? Train, Evaluation Test)
 {
+    public IReadOnlyList<WorkerEpochStats> Workers { get; init; } = [];
+
     public double SamplesPerSecond => Seconds > 0 ? Samples / Seconds : 0;
 
     public static EpochReport Create(int epoch, double trainLoss, int samples, double seconds, Mlp model, float[] weights, PreparedData data, int threads) =>
@@ -19,11 +23,11 @@ public sealed record EpochReport(int Epoch, double TrainLoss, int Samples, doubl
     public string Format(int epochs)
     {
         var width = epochs.ToString(CultureInfo.InvariantCulture).Length;
-        var metrics = Test.Accuracy is { } testAccuracy
-            ? $"train_acc {Train.Accuracy:F4}  test_acc {testAccuracy:F4}"
-            : $"train_rmse {Train.Rmse:F3}  test_rmse {Test.Rmse:F3}  test_r2 {Test.R2:F4}";
+        var train = Train is null ? "" : Test.Accuracy is null ? $"train_rmse {Train.Rmse:F3}  " : $"train_acc {Train.Accuracy:F4}  ";
+        var test = Test.Accuracy is { } testAccuracy ? $"test_acc {testAccuracy:F4}" : $"test_rmse {Test.Rmse:F3}  test_r2 {Test.R2:F4}";
+        var workers = Workers.Count == 0 ? "" : "  step ms " + string.Join(' ', Workers.Select(w => w.Alive ? $"w{w.WorkerId}:{w.MeanStepMs:F1}" : $"w{w.WorkerId}:lost"));
         return string.Create(CultureInfo.InvariantCulture,
-            $"epoch {Epoch.ToString(CultureInfo.InvariantCulture).PadLeft(width)}/{epochs}  loss {TrainLoss:F4}  {metrics}  {SamplesPerSecond,10:N0} samples/s");
+            $"epoch {Epoch.ToString(CultureInfo.InvariantCulture).PadLeft(width)}/{epochs}  loss {TrainLoss:F4}  {train}{test}  {SamplesPerSecond,10:N0} samples/s{workers}");
     }
 
     public string FinalText(double wallSeconds) => Test.Accuracy is { } accuracy
@@ -57,12 +61,12 @@ public static class Summary
         };
         if (data.Train.Task == TaskKind.Classification)
         {
-            summary["train_accuracy"] = Number(last.Train.Accuracy);
+            summary["train_accuracy"] = Number(last.Train?.Accuracy);
             summary["test_accuracy"] = Number(last.Test.Accuracy);
         }
         else
         {
-            summary["train_rmse"] = Number(last.Train.Rmse);
+            summary["train_rmse"] = Number(last.Train?.Rmse);
             summary["test_rmse"] = Number(last.Test.Rmse);
             summary["test_r2"] = Number(last.Test.R2);
         }

@@ -25,7 +25,11 @@ public static class TrainCommand
         new("momentum", "momentum coefficient for momentum/nesterov", Default: "0.9"),
         new("weight-decay", "L2 weight decay λ (adds λw to the gradient)", Default: "0.01"),
         new("seed", "seed for initialisation and shuffling", Default: "42"),
-        new("threads", "compute threads for the matrix kernels", Default: "1"),
+        new("threads", "compute threads for the matrix kernels (per worker)", Default: "1"),
+        new("workers", "0 trains in a plain loop; N ≥ 1 runs the actor protocol in this process with N workers", Default: "0"),
+        new("mode", "sync | async parameter updates (with --workers)", Default: "sync"),
+        new("crash-worker", "I@E: stop worker I (0-based) during epoch E (1-based), at a seeded step; repeatable", Repeatable: true),
+        new("straggler", "I:MS: delay every gradient push of worker I by MS milliseconds; repeatable", Repeatable: true),
         new("json", "print one single-line JSON summary as the last line of stdout (progress goes to stderr)", TakesValue: false),
         new("quiet", "no per-epoch progress", TakesValue: false),
         new("help", "show this help", TakesValue: false),
@@ -52,21 +56,23 @@ public static class TrainCommand
         progress.WriteLine($"{data.Name}: {data.Train.Count} train / {data.Test.Count} test samples, {data.Train.FeatureCount} features, {TaskText(data)}");
         progress.WriteLine($"model {spec} ({model.ParameterCount:N0} parameters), {training.Optimizer.Kind.ToString().ToLowerInvariant()} lr {training.Optimizer.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {training.BatchSize}, {training.Epochs} epochs, seed {training.Seed}");
 
-        var trainer = new Trainer(model, data.Train, training);
-        var reports = new List<EpochReport>();
-        var trainSeconds = 0.0;
-        for (var epoch = 0; epoch < training.Epochs; epoch++)
-        {
-            var epochClock = Stopwatch.StartNew();
-            var stats = trainer.TrainEpoch(epoch);
-            var seconds = epochClock.Elapsed.TotalSeconds;
-            trainSeconds += seconds;
-            var report = EpochReport.Create(epoch + 1, stats.MeanLoss, stats.Samples, seconds, model, trainer.Weights, data, training.Threads);
-            reports.Add(report);
-            progress.WriteLine(report.Format(training.Epochs));
-        }
-
+        var simulation = SimulationSettings.FromOptions(options);
+        var outcome = simulation is null
+            ? RunInProcess(model, data, training, progress)
+            : SimulationRun.Run(model, data, training, simulation, progress);
+        var reports = outcome.Reports;
+        var trainSeconds = reports.Sum(r => r.Seconds);
         var summary = Summary.Create(data, model, training, reports, trainSeconds, clock.Elapsed.TotalSeconds);
+        if (data.Train.Task == TaskKind.Classification)
+        {
+            summary["train_accuracy"] = Summary.Number(Evaluator.Evaluate(model, outcome.Weights, data.Train, data.TargetScaling, training.Threads).Accuracy);
+        }
+        if (simulation is not null)
+        {
+            summary["workers"] = simulation.Workers;
+            summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
+            summary["samples_seen_per_epoch"] = new JsonArray(outcome.SamplesSeenPerEpoch!.Select(n => (JsonNode)n).ToArray());
+        }
         if (json)
         {
             Console.Out.WriteLine(summary.ToJsonString());
@@ -76,6 +82,22 @@ public static class TrainCommand
             progress.WriteLine(reports[^1].FinalText(clock.Elapsed.TotalSeconds));
         }
         return 0;
+    }
+
+    private static TrainingOutcome RunInProcess(Mlp model, PreparedData data, TrainingOptions training, TextWriter progress)
+    {
+        var trainer = new Trainer(model, data.Train, training);
+        var reports = new List<EpochReport>();
+        for (var epoch = 0; epoch < training.Epochs; epoch++)
+        {
+            var epochClock = Stopwatch.StartNew();
+            var stats = trainer.TrainEpoch(epoch);
+            var seconds = epochClock.Elapsed.TotalSeconds;
+            var report = EpochReport.Create(epoch + 1, stats.MeanLoss, stats.Samples, seconds, model, trainer.Weights, data, training.Threads);
+            reports.Add(report);
+            progress.WriteLine(report.Format(training.Epochs));
+        }
+        return new TrainingOutcome(reports, trainer.Weights, null);
     }
 
     internal static string TaskText(PreparedData data) =>

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using DistTrainer.Actors.Messages;
+using DistTrainer.Actors.Simulation;
+using DistTrainer.Numerics.Models;
+using DistTrainer.Numerics.Training;
+
+namespace DistTrainer.Cli.Commands;
+
+/// <summary>What a training run produced, however it ran.</summary>
+public sealed record TrainingOutcome(IReadOnlyList<EpochReport> Reports, float[] Weights, int[]? SamplesSeenPerEpoch);
+
+/// <summary>The `--workers`, `--mode`, `--crash-worker` and `--straggler` options; null when training in a plain loop.</summary>
+public sealed record SimulationSettings(int Workers, TrainingMode Mode, IReadOnlyList<CrashWorker> Crashes, IReadOnlyList<Straggler> Stragglers)
+{
+    public static SimulationSettings? FromOptions(ParsedOptions options)
+    {
+        var workers = options.Int("workers", 0, min: 0, max: 1024);
+        if (workers == 0)
+        {
+            foreach (var name in new[] { "mode", "crash-worker", "straggler" })
+            {
+                if (options.Has(name))
+                {
+                    throw new UsageException($"--{name} needs --workers N (N ≥ 1)");
+                }
+            }
+            return null;
+        }
+        var mode = options.Choice("mode", TrainingMode.Sync, new Dictionary<string, TrainingMode> { ["sync"] = TrainingMode.Sync, ["async"] = TrainingMode.Async });
+        try
+        {
+            return new SimulationSettings(workers, mode,
+                options.All("crash-worker").Select(CrashWorker.Parse).ToArray(),
+                options.All("straggler").Select(Straggler.Parse).ToArray());
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+}
+
+/// <summary>Runs `train --workers N`: the coordinator, parameter server and N workers as actors in this process.</summary>
+public static class SimulationRun
+{
+    public static TrainingOutcome Run(Mlp model, PreparedData data, TrainingOptions training, SimulationSettings simulation, TextWriter progress)
+    {
+        var options = new LocalSimulationOptions(model.Spec, data.Train, data.Test, training, simulation.Workers, simulation.Mode)
+        {
+            TargetScaling = data.TargetScaling,
+            Crashes = simulation.Crashes,
+            Stragglers = simulation.Stragglers,
+        };
+        var reports = new List<EpochReport>();
+        // Reports arrive on an actor thread; printing there keeps them in order without blocking training.
+        var printer = new SynchronousProgress<Actors.Coordinator.EpochReport>(r =>
+        {
+            var report = new EpochReport(r.Epoch, r.TrainLoss, r.Samples, r.Seconds, null, r.Test!) { Workers = r.Workers };
+            lock (reports)
+            {
+                reports.Add(report);
+            }
+            progress.WriteLine(report.Format(training.Epochs));
+        });
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var result = DistributedTraining.RunLocalAsync(options, printer, cancel.Token).GetAwaiter().GetResult();
+            Debug.Assert(reports.Count == result.Epochs.Count);
+            return new TrainingOutcome(reports, result.Weights, result.SamplesSeenPerEpoch);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new UsageException("training cancelled");
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>An IProgress that calls back on the reporting thread, unlike <see cref="Progress{T}"/> which posts to the thread pool.</summary>
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
