@@ -68,7 +68,7 @@ public static class BenchCommand
                 break;
             case "gemm":
                 var sizes = new[] { inputs }.Concat(hidden).Append(classes).ToArray();
-                var rows = GemmBench.Run(batch, sizes, threads, TimeSpan.FromSeconds(0.3));
+                var rows = GemmBench.Run(batch, sizes, threads, TimeSpan.FromSeconds(1));
                 result = new JsonObject
                 {
                     ["bench"] = "gemm",
