@@ -103,3 +103,70 @@ public sealed class NodeProcessSpec : IDisposable
         }
     }
 }
+
+/// <summary>Ctrl-C and SIGTERM: a node leaves the cluster gracefully and exits with 130 / 143.</summary>
+public sealed class NodeSignalSpec : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("disttrainer-e2e-").FullName;
+    private readonly List<NodeProcess> _nodes = [];
+
+    [Fact]
+    public async Task Nodes_should_leave_the_cluster_and_exit_on_SIGTERM_and_SIGINT()
+    {
+        var port = NodeProcess.FreePort();
+        var coordinator = Track(NodeProcess.Start("coordinator", _dir, "node", "--role", "coordinator,parameter-server", "--port", $"{port}", "--min-workers", "5"));
+        var worker = Track(NodeProcess.Start("worker", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", $"akka.tcp://disttrainer@127.0.0.1:{port}"));
+        await coordinator.WaitForStderr("worker 0 joined", TimeSpan.FromSeconds(90));
+
+        Signal(worker, "TERM");
+        Assert.Equal(143, await worker.WaitForExit(TimeSpan.FromSeconds(30)));
+        await coordinator.WaitForStderr("(worker) left the cluster", TimeSpan.FromSeconds(30));
+
+        Signal(coordinator, "INT");
+        Assert.Equal(130, await coordinator.WaitForExit(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
+    public async Task Worker_and_parameter_server_processes_should_exit_when_the_coordinator_process_is_killed()
+    {
+        var port = NodeProcess.FreePort();
+        var seed = $"akka.tcp://disttrainer@127.0.0.1:{port}";
+        var coordinator = Track(NodeProcess.Start("coordinator", _dir, "node", "--role", "coordinator", "--port", $"{port}", "--min-workers", "1", "--epochs", "200"));
+        var parameterServer = Track(NodeProcess.Start("parameter-server", _dir, "node", "--role", "parameter-server", "--port", "0", "--seed-node", seed));
+        var worker = Track(NodeProcess.Start("worker", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", seed));
+        await coordinator.WaitForStderr("epoch 1/200", TimeSpan.FromSeconds(90));
+
+        coordinator.KillHard();
+
+        // The resolver removes the dead coordinator (stable-after 20 s); then nothing can drive the job any more.
+        Assert.NotEqual(0, await worker.WaitForExit(TimeSpan.FromSeconds(90)));
+        Assert.NotEqual(0, await parameterServer.WaitForExit(TimeSpan.FromSeconds(30)));
+    }
+
+    private static void Signal(NodeProcess node, string signal)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", ["-" + signal, node.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    private NodeProcess Track(NodeProcess node)
+    {
+        _nodes.Add(node);
+        return node;
+    }
+
+    public void Dispose()
+    {
+        foreach (var node in _nodes)
+        {
+            node.Dispose();
+        }
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

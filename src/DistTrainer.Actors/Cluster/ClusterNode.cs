@@ -192,6 +192,10 @@ public sealed class ClusterNode
                 var data = options.WorkerData!;
                 system.ActorOf(WorkerHost.Props(options.JobId, data, DataFingerprint.Describe(data), options.WorkerThreads, outcome), CoordinatorHost.WorkerHostName);
             }
+            if (!roles.Contains(CoordinatorRole))
+            {
+                system.ActorOf(CoordinatorWatch.Props(outcome), "coordinator-watch");
+            }
             var cluster = Akka.Cluster.Cluster.Get(system);
             if (seeds.Count == 0)
             {

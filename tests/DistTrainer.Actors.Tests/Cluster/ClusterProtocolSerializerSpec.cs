@@ -27,6 +27,8 @@ public sealed class ClusterProtocolSerializerSpec : IDisposable
         nameof(StartParameterServer) => new StartParameterServer(Job),
         nameof(ParameterServerStarted) => new ParameterServerStarted("job-1", 2_000_000),
         nameof(JobFinished) => new JobFinished("job-1", true, "finished after 12 epochs"),
+        nameof(FlowProbe) => new FlowProbe(42),
+        nameof(FlowAck) => new FlowAck(42),
         _ => throw new ArgumentException(name),
     };
 
