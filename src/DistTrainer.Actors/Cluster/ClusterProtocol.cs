@@ -143,7 +143,8 @@ public sealed record JobFinished(
 public sealed record FlowProbe(
     [property: Key(0)] long Sequence) : IClusterProtocolMessage;
 
-/// <summary>The answer to <see cref="FlowProbe"/>.</summary>
+/// <summary>The answer to <see cref="FlowProbe"/>; <see cref="BulkPort"/> is the node's bulk-channel port, or 0 without one.</summary>
 [MessagePackObject]
 public sealed record FlowAck(
-    [property: Key(0)] long Sequence) : IClusterProtocolMessage;
+    [property: Key(0)] long Sequence,
+    [property: Key(1)] int BulkPort = 0) : IClusterProtocolMessage;

@@ -25,13 +25,24 @@ public sealed class TransferOutbox : ReceiveActor, IWithTimers
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<Address, Lane> _lanes = [];
+    private readonly BulkChannel? _bulk;
     private long _nextSequence;
 
-    public TransferOutbox()
+    public TransferOutbox(BulkChannel? bulk)
     {
+        _bulk = bulk;
         Receive<Enqueue>(m =>
         {
             var lane = LaneOf(m.Target.Path.Address);
+            if (lane.Bulk is { Healthy: true } writer && lane.Queue.Count == 0)
+            {
+                foreach (var chunk in m.Chunks)
+                {
+                    writer.Post(m.Target, chunk, m.Sender);
+                }
+                writer.Post(m.Target, m.Header, m.Sender);
+                return;
+            }
             foreach (var chunk in m.Chunks)
             {
                 lane.Queue.Enqueue((m.Target, chunk, m.Sender, true));
@@ -44,6 +55,11 @@ public sealed class TransferOutbox : ReceiveActor, IWithTimers
             if (!_lanes.TryGetValue(Sender.Path.Address, out var lane))
             {
                 return;
+            }
+            if (_bulk is not null && lane.Bulk is null && m.BulkPort > 0 && Sender.Path.Address.Host is { } host)
+            {
+                lane.Bulk = _bulk.Connect(host, m.BulkPort);
+                _log.Info("chunked tensors to {0} go over the bulk channel (port {1})", Sender.Path.Address, m.BulkPort);
             }
             while (lane.Probes.TryPeek(out var probe) && probe.Sequence <= m.Sequence)
             {
@@ -68,7 +84,7 @@ public sealed class TransferOutbox : ReceiveActor, IWithTimers
                 lane.LastProgress = Stopwatch.GetTimestamp();
                 Pump(lane);
             }
-            foreach (var idle in _lanes.Where(l => l.Value.InFlight == 0 && l.Value.Queue.Count == 0).Select(l => l.Key).ToList())
+            foreach (var idle in _lanes.Where(l => l.Value.InFlight == 0 && l.Value.Queue.Count == 0 && l.Value.Bulk is null).Select(l => l.Key).ToList())
             {
                 _lanes.Remove(idle);
             }
@@ -84,6 +100,12 @@ public sealed class TransferOutbox : ReceiveActor, IWithTimers
         if (!_lanes.TryGetValue(address, out var lane))
         {
             _lanes[address] = lane = new Lane(Context.ActorSelection(new RootActorPath(address) / "system" / FlowResponder.Name));
+            if (_bulk is not null)
+            {
+                var sequence = ++_nextSequence; // learn the node's bulk port before the first transfer completes
+                lane.Probes.Enqueue((sequence, 0));
+                lane.Responder.Tell(new FlowProbe(sequence), Self);
+            }
         }
         return lane;
     }
@@ -148,6 +170,7 @@ public sealed class TransferOutbox : ReceiveActor, IWithTimers
         public int InFlight { get; set; }
         public int Unprobed { get; set; }
         public long LastProgress { get; set; } = Stopwatch.GetTimestamp();
+        public BulkWriter? Bulk { get; set; }
     }
 }
 
@@ -156,7 +179,7 @@ public sealed class FlowResponder : ReceiveActor
 {
     public const string Name = "disttrainer-flow";
 
-    public FlowResponder() => Receive<FlowProbe>(p => Sender.Tell(new FlowAck(p.Sequence), Self));
+    public FlowResponder(int bulkPort) => Receive<FlowProbe>(p => Sender.Tell(new FlowAck(p.Sequence, bulkPort), Self));
 }
 
 /// <summary>
@@ -168,8 +191,13 @@ public sealed class TransferFlow : IExtension
     public TransferFlow(ExtendedActorSystem system)
     {
         ArgumentNullException.ThrowIfNull(system);
-        Outbox = system.SystemActorOf(Props.Create(() => new TransferOutbox()), TransferOutbox.Name);
-        system.SystemActorOf(Props.Create(() => new FlowResponder()), FlowResponder.Name);
+        var config = system.Settings.Config;
+        var bulk = config.GetBoolean("disttrainer.bulk-channel", false) && config.GetString("akka.actor.provider", "") is not ("" or "local")
+            ? new BulkChannel(system, config.GetString("akka.remote.dot-netty.tcp.hostname", "127.0.0.1"))
+            : null;
+        var bulkPort = bulk?.Port ?? 0;
+        Outbox = system.SystemActorOf(Props.Create(() => new TransferOutbox(bulk)).WithDispatcher(DistTrainerSettings.WorkerDispatcher), TransferOutbox.Name);
+        system.SystemActorOf(Props.Create(() => new FlowResponder(bulkPort)), FlowResponder.Name);
     }
 
     public IActorRef Outbox { get; }

@@ -28,6 +28,7 @@ public static class ExchangeBench
         new("floats", "tensor length (floats) sent each way per round trip", Default: "1000000"),
         new("reps", "timed round trips (the median is reported)", Default: "5"),
         new("peer-port", "internal: run as the echoing peer on this port", Default: null),
+        new("peer-bulk", "internal: the peer's disttrainer.bulk-channel (on | off)", Default: null),
         new("json", "print one single-line JSON result", TakesValue: false),
         new("help", "show this help", TakesValue: false),
     ];
@@ -45,12 +46,48 @@ public static class ExchangeBench
         var reps = options.Int("reps", 5, min: 1);
         if (options.Has("peer-port"))
         {
-            return RunPeer(options.Int("peer-port", 0, min: 1, max: 65535), floats);
+            return RunPeer(options.Int("peer-port", 0, min: 1, max: 65535), floats, options.String("peer-bulk") == "on");
         }
 
+        var (bulkTimes, chunkBytes) = Measure(floats, reps, bulk: true);
+        var (akkaTimes, _) = Measure(floats, reps, bulk: false);
+        var rawTimes = RawTcpRoundTrips(floats * sizeof(float), reps + 1).Skip(1).ToList(); // the first is a warm-up
+        var bytes = 2.0 * floats * sizeof(float);
+        var exchange = Median(bulkTimes);
+        var akka = Median(akkaTimes);
+        var raw = Median(rawTimes);
+        var result = new JsonObject
+        {
+            ["bench"] = "exchange",
+            ["floats"] = floats,
+            ["bytes_per_round_trip"] = (long)bytes,
+            ["chunk_bytes"] = chunkBytes,
+            ["processes"] = 2,
+            ["reps"] = reps,
+            ["transport"] = "bulk-channel",
+            ["round_trip_ms"] = Math.Round(exchange * 1000, 2),
+            ["mb_per_second"] = Math.Round(bytes / exchange / 1e6, 1),
+            ["akka_remote_round_trip_ms"] = Math.Round(akka * 1000, 2),
+            ["akka_remote_mb_per_second"] = Math.Round(bytes / akka / 1e6, 1),
+            ["raw_tcp_round_trip_ms"] = Math.Round(raw * 1000, 2),
+            ["raw_tcp_mb_per_second"] = Math.Round(bytes / raw / 1e6, 1),
+            ["ratio_to_raw_tcp"] = Math.Round(raw / exchange, 3),
+            ["akka_remote_ratio_to_raw_tcp"] = Math.Round(raw / akka, 3),
+            ["rep_round_trip_ms"] = new JsonArray(bulkTimes.Select(t => (JsonNode)Math.Round(t * 1000, 2)).ToArray()),
+        };
+        Console.WriteLine(options.Flag("json")
+            ? result.ToJsonString()
+            : string.Create(CultureInfo.InvariantCulture,
+                $"exchange {floats:N0} floats each way: bulk channel {exchange * 1000:F1} ms ({bytes / exchange / 1e6:F0} MB/s), Akka.Remote only {akka * 1000:F1} ms ({bytes / akka / 1e6:F0} MB/s), raw TCP {raw * 1000:F1} ms ({bytes / raw / 1e6:F0} MB/s)"));
+        return 0;
+    }
+
+    /// <summary>Round trips against a peer process, tensors over the bulk channel or over Akka.Remote only.</summary>
+    private static (List<double> Times, int ChunkBytes) Measure(int floats, int reps, bool bulk)
+    {
         var peerPort = FreePort();
-        using var peer = StartPeer(peerPort, floats);
-        var system = ActorSystem.Create(SystemName, Config(0));
+        using var peer = StartPeer(peerPort, floats, bulk);
+        var system = ActorSystem.Create(SystemName, Config(0, bulk));
         try
         {
             TransferFlow.Get(system);
@@ -63,37 +100,15 @@ public static class ExchangeBench
             }
             var driver = system.ActorOf(Props.Create(() => new Driver(echo, data, settings.ChunkFloats)), "driver");
             var times = new List<double>();
-            for (var r = 0; r < reps + 1; r++)
+            for (var r = 0; r < reps + 2; r++)
             {
                 var seconds = driver.Ask<double>(RoundTrip.Instance, TimeSpan.FromMinutes(2)).GetAwaiter().GetResult();
-                if (r > 0)
+                if (r > 1)
                 {
-                    times.Add(seconds); // the first is a warm-up
+                    times.Add(seconds); // the first two are warm-ups (and learn the peer's bulk port)
                 }
             }
-            var rawTimes = RawTcpRoundTrips(floats * sizeof(float), reps + 1).Skip(1).ToList(); // the first is a warm-up
-            var bytes = 2.0 * floats * sizeof(float);
-            var akka = Median(times);
-            var raw = Median(rawTimes);
-            var result = new JsonObject
-            {
-                ["bench"] = "exchange",
-                ["floats"] = floats,
-                ["bytes_per_round_trip"] = (long)bytes,
-                ["chunk_bytes"] = settings.ChunkBytes,
-                ["processes"] = 2,
-                ["reps"] = reps,
-                ["round_trip_ms"] = Math.Round(akka * 1000, 2),
-                ["mb_per_second"] = Math.Round(bytes / akka / 1e6, 1),
-                ["raw_tcp_round_trip_ms"] = Math.Round(raw * 1000, 2),
-                ["raw_tcp_mb_per_second"] = Math.Round(bytes / raw / 1e6, 1),
-                ["ratio_to_raw_tcp"] = Math.Round(raw / akka, 3),
-                ["rep_round_trip_ms"] = new JsonArray(times.Select(t => (JsonNode)Math.Round(t * 1000, 2)).ToArray()),
-            };
-            Console.WriteLine(options.Flag("json")
-                ? result.ToJsonString()
-                : string.Create(CultureInfo.InvariantCulture, $"exchange {floats:N0} floats each way: {akka * 1000:F1} ms, {bytes / akka / 1e6:F0} MB/s; raw TCP {raw * 1000:F1} ms, {bytes / raw / 1e6:F0} MB/s ({raw / akka:P0})"));
-            return 0;
+            return (times, settings.ChunkBytes);
         }
         finally
         {
@@ -106,22 +121,25 @@ public static class ExchangeBench
         }
     }
 
-    private static Config Config(int port) => ConfigurationFactory.ParseString($$"""
+    private static Config Config(int port, bool bulk) => ConfigurationFactory.ParseString($$"""
         akka {
           loglevel = WARNING
           stdout-loglevel = OFF
           loggers = ["DistTrainer.Actors.Simulation.StderrLogger, DistTrainer.Actors"]
           log-dead-letters = off
           actor.provider = remote
+        }
+        disttrainer.bulk-channel = {{(bulk ? "on" : "off")}}
+        akka {
           # The transport settings of cluster.hocon, so the numbers are what training gets.
           remote.dot-netty.tcp { hostname = "127.0.0.1", port = {{port}}, batching.enabled = false, maximum-frame-size = 128000b }
         }
         """).WithFallback(DistTrainerConfig.Default);
 
     /// <summary>The peer process: an echo actor that answers each complete weights snapshot with a gradient of the same size.</summary>
-    private static int RunPeer(int port, int floats)
+    private static int RunPeer(int port, int floats, bool bulk)
     {
-        var system = ActorSystem.Create(SystemName, Config(port));
+        var system = ActorSystem.Create(SystemName, Config(port, bulk));
         TransferFlow.Get(system);
         var settings = DistTrainerSettings.Create(system);
         system.ActorOf(Props.Create(() => new Echo(floats, settings.ChunkFloats, settings.MaxOpenTransfers)), EchoName);
@@ -130,7 +148,7 @@ public static class ExchangeBench
         return 0;
     }
 
-    private static Process StartPeer(int port, int floats)
+    private static Process StartPeer(int port, int floats, bool bulk)
     {
         var self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this program to start the peer");
         var info = new ProcessStartInfo(self) { RedirectStandardInput = true, UseShellExecute = false };
@@ -138,7 +156,7 @@ public static class ExchangeBench
         {
             info.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
         }
-        foreach (var arg in new[] { "bench", "exchange", "--peer-port", port.ToString(CultureInfo.InvariantCulture), "--floats", floats.ToString(CultureInfo.InvariantCulture) })
+        foreach (var arg in new[] { "bench", "exchange", "--peer-port", port.ToString(CultureInfo.InvariantCulture), "--floats", floats.ToString(CultureInfo.InvariantCulture), "--peer-bulk", bulk ? "on" : "off" })
         {
             info.ArgumentList.Add(arg);
         }

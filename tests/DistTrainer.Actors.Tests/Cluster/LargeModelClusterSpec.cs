@@ -13,16 +13,18 @@ namespace DistTrainer.Actors.Tests.Cluster;
 /// </summary>
 public sealed class LargeModelClusterSpec
 {
-    [Fact]
-    public async Task Two_million_parameter_model_should_train_across_nodes_without_a_bigger_frame_and_without_unreachable_nodes()
+    [Theory]
+    [InlineData(false)] // chunks over Akka.Remote, flow-controlled by the outbox
+    [InlineData(true)]  // chunks over the bulk channel
+    public async Task Two_million_parameter_model_should_train_across_nodes_without_a_bigger_frame_and_without_unreachable_nodes(bool bulk)
     {
         int[] hidden = [1400, 1400];
         var parameters = new Mlp(TestData.DigitsSpec(hidden)).ParameterCount;
         Assert.True(parameters >= 2_000_000, $"{parameters} parameters");
         var job = ClusterTestNodes.DigitsJob(epochs: 2, minWorkers: 2, hidden: hidden, lr: 0.0005f, batch: 64);
-        var coordinator = ClusterTestNodes.Coordinator(job);
-        var workerA = ClusterTestNodes.Worker(coordinator);
-        var workerB = ClusterTestNodes.Worker(coordinator);
+        var coordinator = ClusterTestNodes.Coordinator(job, bulk: bulk);
+        var workerA = ClusterTestNodes.Worker(coordinator, bulk: bulk);
+        var workerB = ClusterTestNodes.Worker(coordinator, bulk: bulk);
         var unreachable = new ConcurrentQueue<string>();
         foreach (var node in new[] { coordinator, workerA, workerB })
         {
