@@ -8,11 +8,12 @@ using DistTrainer.Numerics.Training;
 
 namespace DistTrainer.Cli.Commands;
 
-/// <summary>`disttrainer train`: load a dataset, train an MLP, report each epoch and a final summary.</summary>
+/// <summary>`disttrainer train`: load a dataset, train an MLP (or an RBM: see <see cref="RbmRun"/>), report each epoch and a final summary.</summary>
 public static class TrainCommand
 {
     public static readonly OptionSpec[] Options =
     [
+        new("model", "mlp | rbm (Bernoulli RBM by contrastive divergence; defaults sgd lr 0.06, batch 10, 30 epochs, --hidden 100)", Default: "mlp"),
         new("data", "digits | iris | wine | breast_cancer | diabetes | PATH to a CSV file or a folder of IDX files", Default: "digits"),
         new("label", "name of the label column of a CSV file", Default: "the last column"),
         new("task", "classification | regression", Default: "inferred from the label column"),
@@ -26,6 +27,10 @@ public static class TrainCommand
         new("weight-decay", "L2 weight decay λ (adds λw to the gradient)", Default: "0.01"),
         new("seed", "seed for initialisation and shuffling", Default: "42"),
         new("threads", "compute threads for the matrix kernels (per worker)", Default: "1"),
+        new("cd-steps", "RBM: Gibbs steps k of CD-k (with --model rbm or --pretrain rbm)", Default: "1"),
+        new("persistent", "RBM: persistent CD, one chain per training sample", TakesValue: false),
+        new("pretrain", "rbm: greedy RBM pretraining of the MLP's first hidden layer before backpropagation"),
+        new("pretrain-epochs", "epochs of RBM pretraining", Default: "30"),
         new("workers", "0 trains in a plain loop; N ≥ 1 runs the actor protocol in this process with N workers", Default: "0"),
         new("mode", "sync | async parameter updates (with --workers)", Default: "sync"),
         new("crash-worker", "I@E: stop worker I (0-based) during epoch E (1-based), at a seeded step; repeatable", Repeatable: true),
@@ -40,12 +45,17 @@ public static class TrainCommand
         var options = ParsedOptions.Parse("train", args, Options);
         if (options.Flag("help"))
         {
-            Console.WriteLine(ParsedOptions.Help("disttrainer train [options]", "Trains a multilayer perceptron in this process.", Options));
+            Console.WriteLine(ParsedOptions.Help("disttrainer train [options]", "Trains a multilayer perceptron or a restricted Boltzmann machine in this process.", Options));
             return 0;
         }
         options.NoPositionals();
         var json = options.Flag("json");
         var progress = options.Flag("quiet") ? TextWriter.Null : json ? Console.Error : Console.Out;
+        if (options.Choice("model", ModelKind.Mlp, new Dictionary<string, ModelKind> { ["mlp"] = ModelKind.Mlp, ["rbm"] = ModelKind.Rbm }) == ModelKind.Rbm)
+        {
+            return RbmRun.Run(options, json, progress);
+        }
+        RbmRun.CheckMlpOptions(options);
 
         var job = TrainJob.FromOptions(options);
         var clock = Stopwatch.StartNew();
@@ -57,15 +67,20 @@ public static class TrainCommand
         progress.WriteLine($"model {spec} ({model.ParameterCount:N0} parameters), {training.Optimizer.Kind.ToString().ToLowerInvariant()} lr {training.Optimizer.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {training.BatchSize}, {training.Epochs} epochs, seed {training.Seed}");
 
         var simulation = SimulationSettings.FromOptions(options);
+        var initialWeights = RbmRun.Pretrain(options, model, data, training, progress);
         var outcome = simulation is null
-            ? RunInProcess(model, data, training, progress)
-            : SimulationRun.Run(model, data, training, simulation, progress);
+            ? RunInProcess(model, data, training, progress, initialWeights)
+            : SimulationRun.Run(model, data, training, simulation, progress, initialWeights);
         var reports = outcome.Reports;
         var trainSeconds = reports.Sum(r => r.Seconds);
         var summary = Summary.Create(data, model, training, reports, trainSeconds, clock.Elapsed.TotalSeconds);
         if (data.Train.Task == TaskKind.Classification)
         {
             summary["train_accuracy"] = Summary.Number(Evaluator.Evaluate(model, outcome.Weights, data.Train, data.TargetScaling, training.Threads).Accuracy);
+        }
+        if (initialWeights is not null)
+        {
+            summary["pretrain"] = "rbm";
         }
         if (simulation is not null)
         {
@@ -84,9 +99,9 @@ public static class TrainCommand
         return 0;
     }
 
-    private static TrainingOutcome RunInProcess(Mlp model, PreparedData data, TrainingOptions training, TextWriter progress)
+    private static TrainingOutcome RunInProcess(Mlp model, PreparedData data, TrainingOptions training, TextWriter progress, float[]? initialWeights)
     {
-        var trainer = new Trainer(model, data.Train, training);
+        var trainer = new Trainer(model, data.Train, training, initialWeights);
         var reports = new List<EpochReport>();
         for (var epoch = 0; epoch < training.Epochs; epoch++)
         {
