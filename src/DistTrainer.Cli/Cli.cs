@@ -11,7 +11,7 @@ public static class Cli
 
         commands:
           train      train a model in this process (single process, or --workers N actors)
-          bench      measure throughput: bench mlp | bench gemm
+          bench      measure throughput: bench mlp | gemm | sim | rbm
           help       show this text
 
         Run 'disttrainer COMMAND --help' for a command's options.

@@ -216,7 +216,7 @@ public static class RbmRun
         {
             var metrics = (r.Test?.Rbm ?? new RbmEpochMetrics(0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0))
                 with { Epoch = r.Epoch - 1, TrainLoss = r.TrainLoss };
-            var workers = " step ms " + string.Join(' ', r.Workers.Select(w => w.Alive ? $"w{w.WorkerId}:{w.MeanStepMs:F1}" : $"w{w.WorkerId}:lost"));
+            var workers = "  step ms " + string.Join(' ', r.Workers.Select(w => w.Alive ? $"w{w.WorkerId}:{w.MeanStepMs:F1}" : $"w{w.WorkerId}:lost"));
             lock (epochs)
             {
                 trainSeconds += r.Seconds;
