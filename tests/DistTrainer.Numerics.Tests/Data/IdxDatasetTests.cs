@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Numerics.Tensors;
 using DistTrainer.Numerics.Data;
 
@@ -144,11 +143,9 @@ public class IdxDatasetTests
     }
 
     [Fact]
-    public void Idx_should_load_fashion_mnist_headers_and_first_labels_quickly()
+    public void Idx_should_load_fashion_mnist_with_its_shapes_labels_and_pixel_range()
     {
-        var watch = Stopwatch.StartNew();
         var (train, test) = IdxDataset.LoadFolder(TestData.Shared("fashion-mnist"));
-        watch.Stop();
 
         Assert.Equal(60000, train.Count);
         Assert.Equal(10000, test.Count);
@@ -162,8 +159,5 @@ public class IdxDatasetTests
         Assert.Equal(0f, TensorPrimitives.Min<float>(train.Features));
         Assert.Equal(255f, TensorPrimitives.Max<float>(train.Features));
         Assert.All(Enumerable.Range(0, 10), c => Assert.Equal(6000, train.Targets.Count(t => t == c)));
-        // Decompressing and converting take about 0.3 s; the rest is the first touch of the 188 MB float array, which
-        // costs 1.5-3 s of page faults on a lazily backed VM. The bound catches a pathological reader, not that.
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"loading took {watch.Elapsed}");
     }
 }

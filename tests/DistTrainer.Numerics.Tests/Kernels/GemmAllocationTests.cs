@@ -29,12 +29,22 @@ public class GemmAllocationTests
     [Fact]
     public void Gemm_should_not_allocate_after_warm_up_on_two_threads()
     {
-        RunAll(threads: 2);
-        RunAll(threads: 2);
+        // Warm up until tiered compilation has settled: the runtime allocates while it re-compiles hot methods.
+        for (var i = 0; i < 200; i++)
+        {
+            RunAll(threads: 2);
+        }
+        // The pool's threads are not the caller's, so this counts the whole process, where the test runner's own
+        // reporting threads may allocate a few hundred bytes meanwhile. Any per-call allocation in the products
+        // (at least one 24-byte object per call) would add up to far more than the bound over these 1600 calls.
+        const int rounds = 100;
         var before = GC.GetTotalAllocatedBytes(precise: true);
-        RunAll(threads: 2);
-        var after = GC.GetTotalAllocatedBytes(precise: true);
-        Assert.Equal(0, after - before);
+        for (var i = 0; i < rounds; i++)
+        {
+            RunAll(threads: 2);
+        }
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.True(allocated < 4096, $"{allocated} bytes allocated over {rounds * 16} products");
     }
 
     private void RunAll(int threads)
