@@ -214,8 +214,8 @@ public static class RbmRun
         var trainSeconds = 0.0;
         var printer = new SynchronousProgress<Actors.Coordinator.EpochReport>(r =>
         {
-            var metrics = (r.Test?.Rbm ?? new RbmEpochMetrics(0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0))
-                with { Epoch = r.Epoch - 1, TrainLoss = r.TrainLoss };
+            var measured = r.Test?.Rbm ?? new RbmEpochMetrics(0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0);
+            var metrics = measured with { Epoch = r.Epoch - 1, TrainLoss = r.TrainLoss };
             var workers = "  step ms " + string.Join(' ', r.Workers.Select(w => w.Alive ? $"w{w.WorkerId}:{w.MeanStepMs:F1}" : $"w{w.WorkerId}:lost"));
             lock (epochs)
             {
@@ -279,7 +279,10 @@ public static class RbmRun
             var defaults = new RbmPipelineOptions();
             var kind = o.Choice("optimizer", defaults.Optimizer.Kind, new Dictionary<string, OptimizerKind>
             {
-                ["sgd"] = OptimizerKind.Sgd, ["momentum"] = OptimizerKind.Momentum, ["nesterov"] = OptimizerKind.Nesterov, ["adam"] = OptimizerKind.Adam,
+                ["sgd"] = OptimizerKind.Sgd,
+                ["momentum"] = OptimizerKind.Momentum,
+                ["nesterov"] = OptimizerKind.Nesterov,
+                ["adam"] = OptimizerKind.Adam,
             });
             var defaultRate = kind == defaults.Optimizer.Kind ? defaults.Optimizer.LearningRate : OptimizerOptions.DefaultLearningRate(kind);
             var optimizer = defaults.Optimizer with
