@@ -11,6 +11,8 @@ public static class Cli
 
         commands:
           train      train a model in this process (single process, or --workers N actors)
+          evaluate   a saved model's accuracy and confusion matrix, or RMSE and R², on a dataset
+          predict    apply a saved model to the rows of a CSV file
           bench      measure throughput: bench mlp | gemm | sim | rbm
           help       show this text
 
@@ -30,14 +32,21 @@ public static class Cli
             return args[0] switch
             {
                 "train" => TrainCommand.Run(rest),
+                "evaluate" => EvaluateCommand.Run(rest),
+                "predict" => PredictCommand.Run(rest),
                 "bench" => BenchCommand.Run(rest),
-                _ => throw new UsageException($"unknown command \"{args[0]}\"; expected train or bench (see 'disttrainer help')"),
+                _ => throw new UsageException($"unknown command \"{args[0]}\"; expected train, evaluate, predict or bench (see 'disttrainer help')"),
             };
         }
         catch (UsageException e)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;
+        }
+        catch (ModelFiles.ModelFileException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
         }
         catch (DataFormatException e)
         {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Numerics.Tensors;
 using DistTrainer.Numerics;
 using DistTrainer.Numerics.Data;
+using DistTrainer.Numerics.Kernels;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Optimizers;
 
@@ -49,7 +49,7 @@ public static class MlpBench
             Array.Clear(gradient);
             var b = new Batch(x.AsSpan(start * inputs, batch * inputs), y.AsSpan(start, batch), ids.AsSpan(start, batch), step);
             model.AccumulateGradient(weights, b, gradient, workspace);
-            TensorPrimitives.Multiply(gradient, 1f / batch, gradient);
+            ElementWise.Scale(gradient, 1f / batch);   // cached stores, see ElementWise
             optimizer.Step(weights, gradient);
             step++;
         }

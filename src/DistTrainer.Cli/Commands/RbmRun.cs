@@ -17,7 +17,8 @@ namespace DistTrainer.Cli.Commands;
 public static class RbmRun
 {
     /// <summary>Options that only make sense for an MLP; given with --model rbm they are a usage error.</summary>
-    private static readonly string[] _mlpOnlyOptions = ["activation", "pretrain", "pretrain-epochs"];
+    /// <remarks>Run folders, model files and checkpoints hold MLPs only so far.</remarks>
+    private static readonly string[] _mlpOnlyOptions = ["activation", "pretrain", "pretrain-epochs", "out", "log-every", "checkpoint-every", "resume"];
 
     /// <summary>The RBM options of `train`: they apply to --model rbm and to --pretrain rbm.</summary>
     private static readonly string[] _rbmOptions = ["cd-steps", "persistent"];
@@ -142,11 +143,15 @@ public static class RbmRun
     /// `--pretrain rbm`: the MLP's seeded initial weights with its first hidden layer replaced by an RBM trained on the
     /// training split (min-max scaled), folded back onto the standardized inputs the MLP sees. Null without --pretrain.
     /// </summary>
-    public static float[]? Pretrain(ParsedOptions options, Mlp model, PreparedData data, TrainingOptions training, TextWriter progress)
+    public static PretrainedWeights? Pretrain(ParsedOptions options, Mlp model, PreparedData data, TrainingOptions training)
     {
         if (!options.Has("pretrain"))
         {
             return null;
+        }
+        if (options.Has("resume"))
+        {
+            throw new UsageException("--pretrain sets the starting weights of a new run; a resumed run continues from its checkpoint");
         }
         var what = options.String("pretrain", "");
         if (!string.Equals(what, "rbm", StringComparison.Ordinal))
@@ -183,9 +188,8 @@ public static class RbmRun
             Activation.Tanh => "W and b halved, so tanh units compute 2·P(h|v) − 1",
             _ => "relu units keep the positive part of the RBM's pre-activation",
         };
-        progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        return new PretrainedWeights(weights, string.Create(CultureInfo.InvariantCulture,
             $"pretrain: layer 1 ({model.Spec.Inputs}→{hidden}) set from an RBM trained {pipeline.Epochs} epochs by {CdText(pipeline.Rbm)}, {OptimizerText(pipeline.Optimizer)}, batch {pipeline.BatchSize} on min-max scaled inputs in {result.FitSeconds:F2}s (final sampled reconstruction error {result.Epochs[^1].TrainLoss:F4}); {activation}"));
-        return weights;
     }
 
     private static TrainedRbm TrainInProcess(Rbm model, Dataset train, Dataset? test, RbmPipelineOptions pipeline, TrainingOptions training, TextWriter progress)
@@ -266,6 +270,9 @@ public static class RbmRun
     private static RbmOptions RbmOptionsFrom(ParsedOptions options, int trainSamples) =>
         new(CdSteps: options.Int("cd-steps", 1, min: 1, max: 1000), PersistentChains: options.Flag("persistent") ? trainSamples : 0);
 
+
+    /// <summary>An MLP's starting weights with the first hidden layer pretrained, and a line saying what was done.</summary>
+    public sealed record PretrainedWeights(float[] Weights, string Description);
 
     /// <summary>The trained weights, per-epoch metrics (FitSeconds cumulative) and, with workers, the samples seen per epoch.</summary>
     private sealed record TrainedRbm(float[] Weights, IReadOnlyList<RbmEpochMetrics> Epochs, double TrainSeconds, int[]? SamplesSeenPerEpoch);

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using DistTrainer.Cli.ModelFiles;
+using DistTrainer.Cli.Run;
 using DistTrainer.Numerics.Data;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Optimizers;
@@ -35,6 +37,10 @@ public static class TrainCommand
         new("mode", "sync | async parameter updates (with --workers)", Default: "sync"),
         new("crash-worker", "I@E: stop worker I (0-based) during epoch E (1-based), at a seeded step; repeatable", Repeatable: true),
         new("straggler", "I:MS: delay every gradient push of worker I by MS milliseconds; repeatable", Repeatable: true),
+        new("out", "run folder for metrics.csv, summary.json, model.dtm, curves.png and checkpoint.dtc", Default: "runs/<yyyyMMdd-HHmmss>"),
+        new("log-every", "write a metrics.csv row every N optimizer steps (0: epoch rows only)", Default: "50"),
+        new("checkpoint-every", "also checkpoint every N optimizer steps (0: at epoch ends only)", Default: "0"),
+        new("resume", "continue the run in this folder from its last checkpoint (--epochs may raise the total)"),
         new("json", "print one single-line JSON summary as the last line of stdout (progress goes to stderr)", TakesValue: false),
         new("quiet", "no per-epoch progress", TakesValue: false),
         new("help", "show this help", TakesValue: false),
@@ -50,69 +56,102 @@ public static class TrainCommand
         }
         options.NoPositionals();
         var json = options.Flag("json");
-        var progress = options.Flag("quiet") ? TextWriter.Null : json ? Console.Error : Console.Out;
         if (options.Choice("model", ModelKind.Mlp, new Dictionary<string, ModelKind> { ["mlp"] = ModelKind.Mlp, ["rbm"] = ModelKind.Rbm }) == ModelKind.Rbm)
         {
-            return RbmRun.Run(options, json, progress);
+            return RbmRun.Run(options, json, options.Flag("quiet") ? TextWriter.Null : json ? Console.Error : Console.Out);
         }
         RbmRun.CheckMlpOptions(options);
-
-        var job = TrainJob.FromOptions(options);
         var clock = Stopwatch.StartNew();
-        var data = job.LoadData();
-        var spec = job.CreateSpec(data);
-        var model = new Mlp(spec);
-        var training = job.CreateTrainingOptions(data.Train.Count);
-        progress.WriteLine($"{data.Name}: {data.Train.Count} train / {data.Test.Count} test samples, {data.Train.FeatureCount} features, {TaskText(data)}");
-        progress.WriteLine($"model {spec} ({model.ParameterCount:N0} parameters), {training.Optimizer.Kind.ToString().ToLowerInvariant()} lr {training.Optimizer.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {training.BatchSize}, {training.Epochs} epochs, seed {training.Seed}");
-
         var simulation = SimulationSettings.FromOptions(options);
-        var initialWeights = RbmRun.Pretrain(options, model, data, training, progress);
-        var outcome = simulation is null
-            ? RunInProcess(model, data, training, progress, initialWeights)
-            : SimulationRun.Run(model, data, training, simulation, progress, initialWeights);
-        var reports = outcome.Reports;
-        var trainSeconds = reports.Sum(r => r.Seconds);
-        var summary = Summary.Create(data, model, training, reports, trainSeconds, clock.Elapsed.TotalSeconds);
-        if (data.Train.Task == TaskKind.Classification)
+        var resumeDir = options.String("resume");
+        if (simulation is not null && (resumeDir is not null || options.Has("checkpoint-every")))
         {
-            summary["train_accuracy"] = Summary.Number(Evaluator.Evaluate(model, outcome.Weights, data.Train, data.TargetScaling, training.Threads).Accuracy);
+            throw new UsageException("--resume and --checkpoint-every work in single-process training only (without --workers)");
         }
-        if (initialWeights is not null)
+        Checkpoint? checkpoint = null;
+        TrainJob job;
+        string dir;
+        if (resumeDir is not null)
         {
-            summary["pretrain"] = "rbm";
-        }
-        if (simulation is not null)
-        {
-            summary["workers"] = simulation.Workers;
-            summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
-            summary["samples_seen_per_epoch"] = new JsonArray(outcome.SamplesSeenPerEpoch!.Select(n => (JsonNode)n).ToArray());
-        }
-        if (json)
-        {
-            Console.Out.WriteLine(summary.ToJsonString());
+            if (options.String("out") is { } outDir && Path.GetFullPath(outDir) != Path.GetFullPath(resumeDir))
+            {
+                throw new UsageException("--out and --resume name different folders; a resumed run continues in its own folder");
+            }
+            checkpoint = Checkpoint.Load(Path.Combine(resumeDir, Checkpoint.FileName));
+            job = JobOptions.ForResume(checkpoint, options, resumeDir);
+            dir = resumeDir;
         }
         else
         {
-            progress.WriteLine(reports[^1].FinalText(clock.Elapsed.TotalSeconds));
+            job = TrainJob.FromOptions(options);
+            dir = RunDirectory.Create(options.String("out"), DateTime.Now);
+        }
+        var settings = new RunSettings(dir, options.Int("log-every", 50, min: 0), options.Int("checkpoint-every", 0, min: 0));
+
+        var data = job.LoadData();
+        var training = job.CreateTrainingOptions(data.Train.Count);
+        if (checkpoint is not null)
+        {
+            CheckResumable(checkpoint, data, training, resumeDir!);
+        }
+        var spec = job.CreateSpec(data);
+        var model = new Mlp(spec);
+        using var progress = IProgressView.Create(options.Flag("quiet"), json);
+        progress.Line($"{data.Name}: {data.Train.Count} train / {data.Test.Count} test samples, {data.Train.FeatureCount} features, {TaskText(data)}");
+        progress.Line($"model {spec} ({model.ParameterCount:N0} parameters), {training.Optimizer.Kind.ToString().ToLowerInvariant()} lr {training.Optimizer.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {training.BatchSize}, {training.Epochs} epochs, seed {training.Seed}");
+        progress.Line(checkpoint is null ? $"run folder {dir}" : $"resuming {dir} at epoch {checkpoint.Epoch + 1}, step {checkpoint.Step}");
+        var pretrained = RbmRun.Pretrain(options, model, data, training);
+        if (pretrained is not null)
+        {
+            progress.Line(pretrained.Description);
+        }
+
+        RunResult result;
+        if (simulation is null)
+        {
+            result = TrainingRun.Execute(job, data, training, settings, progress, checkpoint, pretrained?.Weights);
+        }
+        else
+        {
+            // The simulation reports whole epochs from its coordinator; the run folder gets the same files afterwards.
+            var writer = options.Flag("quiet") ? TextWriter.Null : json ? Console.Error : Console.Out;
+            var outcome = SimulationRun.Run(model, data, training, simulation, writer, pretrained?.Weights);
+            result = TrainingRun.Finish(dir, data, model, training, outcome.Reports, outcome.Weights, outcome.Reports.Sum(r => r.Seconds), clock.Elapsed.TotalSeconds);
+            result.Summary!["workers"] = simulation.Workers;
+            result.Summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
+            result.Summary["samples_seen_per_epoch"] = new JsonArray(outcome.SamplesSeenPerEpoch!.Select(n => (JsonNode)n).ToArray());
+            TrainingRun.WriteSummary(dir, result.Summary);
+        }
+        if (pretrained is not null)
+        {
+            result.Summary!["pretrain"] = "rbm";
+            TrainingRun.WriteSummary(dir, result.Summary);
+        }
+        if (json)
+        {
+            progress.Dispose();
+            Console.Out.WriteLine(result.Summary!.ToJsonString());
+        }
+        else
+        {
+            progress.Line(result.LastReport!.FinalText(clock.Elapsed.TotalSeconds));
+            progress.Line($"wrote {Path.Combine(dir, TrainingRun.ModelFileName)}, {MetricsCsv.FileName}, {TrainingRun.CurvesFileName}, {TrainingRun.SummaryFileName}");
         }
         return 0;
     }
 
-    private static TrainingOutcome RunInProcess(Mlp model, PreparedData data, TrainingOptions training, TextWriter progress, float[]? initialWeights)
+    /// <summary>A resume must see the same data and must have epochs left to train (or exactly none).</summary>
+    private static void CheckResumable(Checkpoint checkpoint, PreparedData data, TrainingOptions training, string dir)
     {
-        var trainer = new Trainer(model, data.Train, training, initialWeights);
-        var reports = new List<EpochReport>();
-        for (var epoch = 0; epoch < training.Epochs; epoch++)
+        if (!Checkpoint.HashData(data.Train, data.Test).AsSpan().SequenceEqual(checkpoint.DataHash))
         {
-            var epochClock = Stopwatch.StartNew();
-            var stats = trainer.TrainEpoch(epoch);
-            var seconds = epochClock.Elapsed.TotalSeconds;
-            var report = EpochReport.Create(epoch + 1, stats.MeanLoss, stats.Samples, seconds, model, trainer.Weights, data, training.Threads);
-            reports.Add(report);
-            progress.WriteLine(report.Format(training.Epochs));
+            throw new UsageException($"the data {data.Name} differs from the data the run in {dir} was trained on");
         }
-        return new TrainingOutcome(reports, trainer.Weights, null);
+        var done = checkpoint.Epoch + (checkpoint.Cursor > 0 ? 1 : 0);
+        if (training.Epochs < done)
+        {
+            throw new UsageException($"--epochs {training.Epochs} is fewer than the run in {dir} has already reached ({done})");
+        }
     }
 
     internal static string TaskText(PreparedData data) =>

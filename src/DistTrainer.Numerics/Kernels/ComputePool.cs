@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 
 namespace DistTrainer.Numerics.Kernels;
 
@@ -10,7 +11,7 @@ namespace DistTrainer.Numerics.Kernels;
 /// </summary>
 internal sealed unsafe class ComputePool
 {
-    /// <summary>Workers beyond this are never started: more threads than cores only adds wake-up latency.</summary>
+    /// <summary>An upper bound on the pool (parts are packed into 16-bit fields); callers are expected to ask for at most one thread per core.</summary>
     public const int MaxWorkers = 63;
 
     // How long an idle worker keeps polling before it blocks: training issues kernels back to back,
@@ -31,6 +32,7 @@ internal sealed unsafe class ComputePool
     private int _pending;
 
     /// <summary>Runs <paramref name="function"/>(context, part) for every part in [0, parts) and returns when all are done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(int parts, delegate*<void*, int, void> function, void* context)
     {
         if (parts <= 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
@@ -70,6 +72,7 @@ internal sealed unsafe class ComputePool
     }
 
     /// <summary>Claims and runs parts of the current job until none is left.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunParts()
     {
         while (true)

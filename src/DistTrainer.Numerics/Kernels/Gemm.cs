@@ -24,7 +24,9 @@ internal enum GemmPath
 /// column panels, and each (MC × KC) block of A, packed into MR-tall row panels, a register-tiled
 /// microkernel computes MR × NR tiles of C with FMA. Packing handles the transposes, so the three
 /// products share one microkernel. Edges are zero-padded in the packed panels and written through a
-/// small tile buffer. Scratch is per thread, allocated once.
+/// small tile buffer. Scratch is per thread, allocated once. C must not overlap A or B.
+/// The hot methods are AggressiveOptimization: fully optimized on the first call, so a short-lived process
+/// never runs tier-0 packing loops (where the inlining helpers become calls).
 /// </remarks>
 public static unsafe class Gemm
 {
@@ -56,6 +58,7 @@ public static unsafe class Gemm
         : GemmPath.Scalar;
 
     /// <summary>C(m,n) (+)= op(A) · op(B) on a chosen path: the one entry point behind the public products.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Multiply(bool transA, bool transB, int m, int n, int k, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
         bool accumulate, int threads, GemmPath path)
     {
@@ -148,6 +151,7 @@ public static unsafe class Gemm
         return parts;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunPart(void* context, int part)
     {
         ref var job = ref Unsafe.AsRef<Job>(context);
@@ -171,6 +175,7 @@ public static unsafe class Gemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunRange(ref Job job, int i0, int i1, int j0, int j1)
     {
         switch (job.Path)
@@ -188,6 +193,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>The block loops around the microkernel for rows [i0, i1) and columns [j0, j1) of C.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Blocked<TKernel>(ref Job job, int i0, int i1, int j0, int j1) where TKernel : struct, IMicroKernel
     {
         var mr = TKernel.Mr;
@@ -236,6 +242,10 @@ public static unsafe class Gemm
                             {
                                 TKernel.Half(kc, aPanel, bPanel, cTile, ldc, accumulate);
                             }
+                            else if (rows == mr && TKernel.HasMasked)
+                            {
+                                TKernel.Masked(kc, aPanel, bPanel, cTile, ldc, accumulate, cols);
+                            }
                             else
                             {
                                 if (half)
@@ -255,6 +265,7 @@ public static unsafe class Gemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void StoreEdge(float* tile, int nr, float* c, int ldc, int rows, int cols, bool accumulate)
     {
         for (var i = 0; i < rows; i++)
@@ -279,6 +290,7 @@ public static unsafe class Gemm
     /// Packs op(A)[ic..ic+mc, pc..pc+kc] as row panels: panel r holds, for each p, the MR values
     /// op(A)[ic + r·MR + i, pc + p] contiguously; rows past the edge are zero.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(ref Job job, int ic, int mc, int pc, int kc, int mr, float* dst)
     {
         for (var ir = 0; ir < mc; ir += mr)
@@ -330,6 +342,7 @@ public static unsafe class Gemm
     /// Packs op(B)[pc..pc+kc, jc..jc+nc] as column panels: panel r holds, for each p, the NR values
     /// op(B)[pc + p, jc + r·NR + j] contiguously; columns past the edge are zero.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(ref Job job, int pc, int kc, int jc, int nc, int nr, float* dst)
     {
         for (var jr = 0; jr < nc; jr += nr)
@@ -389,17 +402,31 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>Copies <paramref name="count"/> floats and zero-fills up to <paramref name="width"/>.</summary>
+    /// <summary>Copies <paramref name="count"/> floats and zero-fills up to <paramref name="width"/> (a multiple of 8).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopyPadded(float* src, float* dst, int count, int width)
     {
         var i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (Avx512F.IsSupported)
         {
-            for (; i <= count - 16; i += 16)
+            // Masked loads read only the lanes that exist and zero the rest, so the padding costs nothing extra.
+            for (; i <= width - 16; i += 16)
             {
-                Vector512.Store(Vector512.Load(src + i), dst + i);
+                var lanes = count - i;
+                var v = lanes >= 16 ? Vector512.Load(src + i)
+                    : lanes <= 0 ? Vector512<float>.Zero
+                    : Avx512F.MaskLoad(src + i, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(lanes)).AsSingle(), Vector512<float>.Zero);
+                Vector512.Store(v, dst + i);
             }
+            if (i < width)
+            {
+                var lanes = count - i;
+                var v = lanes >= 8 ? Vector256.Load(src + i)
+                    : lanes <= 0 ? Vector256<float>.Zero
+                    : Avx.MaskLoad(src + i, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(lanes)).AsSingle());
+                Vector256.Store(v, dst + i);
+            }
+            return;
         }
         if (Vector256.IsHardwareAccelerated)
         {

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace DistTrainer.Numerics.Kernels;
 
@@ -21,6 +22,12 @@ internal unsafe interface IMicroKernel
 
     /// <summary>C[Mr×Nr/2] (+)= A panel · the left half of the B panel, for skinny edges.</summary>
     static abstract void Half(int kc, float* a, float* b, float* c, int ldc, bool accumulate);
+
+    /// <summary>Whether <see cref="Masked"/> can write a column edge straight into C.</summary>
+    static abstract bool HasMasked { get; }
+
+    /// <summary>C[Mr×cols] (+)= A panel · the first cols columns of the B panel, 0 &lt; cols &lt; Nr, with masked loads and stores.</summary>
+    static abstract void Masked(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int cols);
 }
 
 /// <summary>8 × 32 tile of Vector512&lt;float&gt;: 16 accumulators, 2 B loads and 8 A broadcasts per step.</summary>
@@ -32,6 +39,143 @@ internal readonly unsafe struct Kernel512 : IMicroKernel
     static int IMicroKernel.Mr => Mr;
 
     static int IMicroKernel.Nr => Nr;
+
+    static bool IMicroKernel.HasMasked => Avx512F.IsSupported;
+
+    /// <summary>C[8×cols] (+)= Apanel · the first cols (1..31) columns of Bpanel, storing through a lane mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Masked(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int cols)
+    {
+        if (cols <= 16)
+        {
+            MaskedHalf(kc, a, b, c, ldc, accumulate, cols);
+            return;
+        }
+        // Two vectors per row: the left one is whole, the right one keeps cols - 16 lanes.
+        var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols - 16)).AsSingle();
+        var c00 = Vector512<float>.Zero; var c01 = Vector512<float>.Zero;
+        var c10 = Vector512<float>.Zero; var c11 = Vector512<float>.Zero;
+        var c20 = Vector512<float>.Zero; var c21 = Vector512<float>.Zero;
+        var c30 = Vector512<float>.Zero; var c31 = Vector512<float>.Zero;
+        var c40 = Vector512<float>.Zero; var c41 = Vector512<float>.Zero;
+        var c50 = Vector512<float>.Zero; var c51 = Vector512<float>.Zero;
+        var c60 = Vector512<float>.Zero; var c61 = Vector512<float>.Zero;
+        var c70 = Vector512<float>.Zero; var c71 = Vector512<float>.Zero;
+        for (var p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(a[0]);
+            c00 = Vector512.FusedMultiplyAdd(a0, b0, c00);
+            c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector512.Create(a[1]);
+            c10 = Vector512.FusedMultiplyAdd(a1, b0, c10);
+            c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector512.Create(a[2]);
+            c20 = Vector512.FusedMultiplyAdd(a2, b0, c20);
+            c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector512.Create(a[3]);
+            c30 = Vector512.FusedMultiplyAdd(a3, b0, c30);
+            c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
+            var a4 = Vector512.Create(a[4]);
+            c40 = Vector512.FusedMultiplyAdd(a4, b0, c40);
+            c41 = Vector512.FusedMultiplyAdd(a4, b1, c41);
+            var a5 = Vector512.Create(a[5]);
+            c50 = Vector512.FusedMultiplyAdd(a5, b0, c50);
+            c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
+            var a6 = Vector512.Create(a[6]);
+            c60 = Vector512.FusedMultiplyAdd(a6, b0, c60);
+            c61 = Vector512.FusedMultiplyAdd(a6, b1, c61);
+            var a7 = Vector512.Create(a[7]);
+            c70 = Vector512.FusedMultiplyAdd(a7, b0, c70);
+            c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
+            a += 8;
+            b += 32;
+        }
+        if (accumulate)
+        {
+            c00 += Vector512.Load(c + 0L * ldc);
+            c01 += Avx512F.MaskLoad(c + 0L * ldc + 16, mask, Vector512<float>.Zero);
+            c10 += Vector512.Load(c + 1L * ldc);
+            c11 += Avx512F.MaskLoad(c + 1L * ldc + 16, mask, Vector512<float>.Zero);
+            c20 += Vector512.Load(c + 2L * ldc);
+            c21 += Avx512F.MaskLoad(c + 2L * ldc + 16, mask, Vector512<float>.Zero);
+            c30 += Vector512.Load(c + 3L * ldc);
+            c31 += Avx512F.MaskLoad(c + 3L * ldc + 16, mask, Vector512<float>.Zero);
+            c40 += Vector512.Load(c + 4L * ldc);
+            c41 += Avx512F.MaskLoad(c + 4L * ldc + 16, mask, Vector512<float>.Zero);
+            c50 += Vector512.Load(c + 5L * ldc);
+            c51 += Avx512F.MaskLoad(c + 5L * ldc + 16, mask, Vector512<float>.Zero);
+            c60 += Vector512.Load(c + 6L * ldc);
+            c61 += Avx512F.MaskLoad(c + 6L * ldc + 16, mask, Vector512<float>.Zero);
+            c70 += Vector512.Load(c + 7L * ldc);
+            c71 += Avx512F.MaskLoad(c + 7L * ldc + 16, mask, Vector512<float>.Zero);
+        }
+        Vector512.Store(c00, c + 0L * ldc);
+        Avx512F.MaskStore(c + 0L * ldc + 16, mask, c01);
+        Vector512.Store(c10, c + 1L * ldc);
+        Avx512F.MaskStore(c + 1L * ldc + 16, mask, c11);
+        Vector512.Store(c20, c + 2L * ldc);
+        Avx512F.MaskStore(c + 2L * ldc + 16, mask, c21);
+        Vector512.Store(c30, c + 3L * ldc);
+        Avx512F.MaskStore(c + 3L * ldc + 16, mask, c31);
+        Vector512.Store(c40, c + 4L * ldc);
+        Avx512F.MaskStore(c + 4L * ldc + 16, mask, c41);
+        Vector512.Store(c50, c + 5L * ldc);
+        Avx512F.MaskStore(c + 5L * ldc + 16, mask, c51);
+        Vector512.Store(c60, c + 6L * ldc);
+        Avx512F.MaskStore(c + 6L * ldc + 16, mask, c61);
+        Vector512.Store(c70, c + 7L * ldc);
+        Avx512F.MaskStore(c + 7L * ldc + 16, mask, c71);
+    }
+
+    /// <summary>C[8×cols] (+)= Apanel · the first cols (1..16) columns of Bpanel, storing through a lane mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaskedHalf(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int cols)
+    {
+        var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols)).AsSingle();
+        var c00 = Vector512<float>.Zero;
+        var c10 = Vector512<float>.Zero;
+        var c20 = Vector512<float>.Zero;
+        var c30 = Vector512<float>.Zero;
+        var c40 = Vector512<float>.Zero;
+        var c50 = Vector512<float>.Zero;
+        var c60 = Vector512<float>.Zero;
+        var c70 = Vector512<float>.Zero;
+        for (var p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            c00 = Vector512.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c00);
+            c10 = Vector512.FusedMultiplyAdd(Vector512.Create(a[1]), b0, c10);
+            c20 = Vector512.FusedMultiplyAdd(Vector512.Create(a[2]), b0, c20);
+            c30 = Vector512.FusedMultiplyAdd(Vector512.Create(a[3]), b0, c30);
+            c40 = Vector512.FusedMultiplyAdd(Vector512.Create(a[4]), b0, c40);
+            c50 = Vector512.FusedMultiplyAdd(Vector512.Create(a[5]), b0, c50);
+            c60 = Vector512.FusedMultiplyAdd(Vector512.Create(a[6]), b0, c60);
+            c70 = Vector512.FusedMultiplyAdd(Vector512.Create(a[7]), b0, c70);
+            a += 8;
+            b += 32;
+        }
+        if (accumulate)
+        {
+            c00 += Avx512F.MaskLoad(c + 0L * ldc, mask, Vector512<float>.Zero);
+            c10 += Avx512F.MaskLoad(c + 1L * ldc, mask, Vector512<float>.Zero);
+            c20 += Avx512F.MaskLoad(c + 2L * ldc, mask, Vector512<float>.Zero);
+            c30 += Avx512F.MaskLoad(c + 3L * ldc, mask, Vector512<float>.Zero);
+            c40 += Avx512F.MaskLoad(c + 4L * ldc, mask, Vector512<float>.Zero);
+            c50 += Avx512F.MaskLoad(c + 5L * ldc, mask, Vector512<float>.Zero);
+            c60 += Avx512F.MaskLoad(c + 6L * ldc, mask, Vector512<float>.Zero);
+            c70 += Avx512F.MaskLoad(c + 7L * ldc, mask, Vector512<float>.Zero);
+        }
+        Avx512F.MaskStore(c + 0L * ldc, mask, c00);
+        Avx512F.MaskStore(c + 1L * ldc, mask, c10);
+        Avx512F.MaskStore(c + 2L * ldc, mask, c20);
+        Avx512F.MaskStore(c + 3L * ldc, mask, c30);
+        Avx512F.MaskStore(c + 4L * ldc, mask, c40);
+        Avx512F.MaskStore(c + 5L * ldc, mask, c50);
+        Avx512F.MaskStore(c + 6L * ldc, mask, c60);
+        Avx512F.MaskStore(c + 7L * ldc, mask, c70);
+    }
 
     /// <summary>C[8×32] (+)= Apanel · Bpanel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -179,6 +323,11 @@ internal readonly unsafe struct Kernel256 : IMicroKernel
 
     static int IMicroKernel.Nr => Nr;
 
+    static bool IMicroKernel.HasMasked => false;
+
+    public static void Masked(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int cols) =>
+        throw new NotSupportedException("column edges of this kernel go through the tile buffer");
+
     /// <summary>C[6×16] (+)= Apanel · Bpanel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Full(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
@@ -298,6 +447,11 @@ internal readonly unsafe struct KernelScalar : IMicroKernel
     static int IMicroKernel.Mr => Mr;
 
     static int IMicroKernel.Nr => Nr;
+
+    static bool IMicroKernel.HasMasked => false;
+
+    public static void Masked(int kc, float* a, float* b, float* c, int ldc, bool accumulate, int cols) =>
+        throw new NotSupportedException("column edges of this kernel go through the tile buffer");
 
     /// <summary>C[4×4] (+)= Apanel · Bpanel.</summary>
     public static void Full(int kc, float* a, float* b, float* c, int ldc, bool accumulate)

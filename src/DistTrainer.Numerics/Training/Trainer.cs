@@ -1,5 +1,5 @@
-using System.Numerics.Tensors;
 using DistTrainer.Numerics.Data;
+using DistTrainer.Numerics.Kernels;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Optimizers;
 
@@ -59,6 +59,13 @@ public sealed class Trainer
 
     public IModel Model => _model;
 
+    /// <summary>Sets the step counter when a run resumes from a checkpoint (models that sample seed from it).</summary>
+    public void RestoreStep(long step)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        Step = step;
+    }
+
     /// <summary>Trains one epoch (0-based) and returns its mean training loss and sample count.</summary>
     public EpochStats TrainEpoch(int epoch, Action<long, int>? onStep = null)
     {
@@ -89,7 +96,7 @@ public sealed class Trainer
         Array.Clear(_gradient);
         var batch = new Batch(_batchFeatures.AsSpan(0, count * features), _batchTargets.AsSpan(0, count), _batchIds.AsSpan(0, count), Step);
         var loss = _model.AccumulateGradient(Weights, batch, _gradient, _workspace);
-        TensorPrimitives.Multiply(_gradient, 1f / count, _gradient);
+        ElementWise.Scale(_gradient, 1f / count);   // not TensorPrimitives: its non-temporal stores evict what Step reads next
         Optimizer.Step(Weights, _gradient);
         Step++;
         return loss;

@@ -1,0 +1,51 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace DistTrainer.Numerics.Kernels;
+
+/// <summary>
+/// Element-wise work on parameter-sized buffers that the very next step reads again.
+/// <see cref="System.Numerics.Tensors.TensorPrimitives"/> switches to non-temporal stores above 256 KB, which sends the
+/// result to DRAM: scaling an MLP 784-256-128-10 gradient that way and then running SGD on it took about 3× longer.
+/// </summary>
+public static class ElementWise
+{
+    /// <summary>x[i] *= alpha, with ordinary (cached) stores.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Scale(Span<float> x, float alpha)
+    {
+        ref var start = ref MemoryMarshal.GetReference(x);
+        var length = (nuint)x.Length;
+        nuint i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var a = Vector512.Create(alpha);
+            for (; i + (nuint)Vector512<float>.Count <= length; i += (nuint)Vector512<float>.Count)
+            {
+                (Vector512.LoadUnsafe(ref start, i) * a).StoreUnsafe(ref start, i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var a = Vector256.Create(alpha);
+            for (; i + (nuint)Vector256<float>.Count <= length; i += (nuint)Vector256<float>.Count)
+            {
+                (Vector256.LoadUnsafe(ref start, i) * a).StoreUnsafe(ref start, i);
+            }
+        }
+        for (; i < length; i++)
+        {
+            x[(int)i] *= alpha;
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="Scale"/>.</summary>
+    public static void ScaleReference(Span<float> x, float alpha)
+    {
+        for (var i = 0; i < x.Length; i++)
+        {
+            x[i] *= alpha;
+        }
+    }
+}

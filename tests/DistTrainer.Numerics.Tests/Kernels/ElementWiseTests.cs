@@ -1,0 +1,20 @@
+using DistTrainer.Numerics.Kernels;
+
+namespace DistTrainer.Numerics.Tests.Kernels;
+
+public class ElementWiseTests
+{
+    [Fact]
+    public void Scale_should_match_reference_for_all_tail_lengths()
+    {
+        var random = new Random(5);
+        foreach (var length in Enumerable.Range(0, 3 * 16 + 2).Append(235_146))
+        {
+            var x = Enumerable.Range(0, length).Select(_ => random.NextSingle() - 0.5f).ToArray();
+            var expected = (float[])x.Clone();
+            ElementWise.ScaleReference(expected, 1f / 128);
+            ElementWise.Scale(x, 1f / 128);
+            Assert.Equal(expected, x);
+        }
+    }
+}
