@@ -59,8 +59,10 @@ public class RbmCommandTests
     [Fact]
     public async Task Train_mlp_with_pretrain_rbm_should_say_what_it_pretrained_and_train()
     {
+        using var folder = new TempFolder();
         var result = await DistTrainerProcess.RunAsync(
-            "train", "--hidden", "32", "--activation", "sigmoid", "--pretrain", "rbm", "--pretrain-epochs", "3", "--epochs", "3", "--json");
+            "train", "--hidden", "32", "--activation", "sigmoid", "--pretrain", "rbm", "--pretrain-epochs", "3", "--epochs", "3",
+            "--out", Path.Combine(folder.Path, "run"), "--json");
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains(result.StandardErrorLines, l => l.StartsWith("pretrain: layer 1 (64→32)", StringComparison.Ordinal));
@@ -74,6 +76,7 @@ public class RbmCommandTests
     [InlineData("train", "--model", "rbm", "--hidden", "10,10")]
     [InlineData("train", "--cd-steps", "2")]
     [InlineData("train", "--pretrain", "pca")]
+    [InlineData("train", "--model", "rbm", "--out", "somewhere")]
     public async Task Train_should_refuse_options_that_do_not_fit_the_model(params string[] args)
     {
         var result = await DistTrainerProcess.RunAsync(args);
