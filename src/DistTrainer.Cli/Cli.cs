@@ -13,7 +13,7 @@ public static class Cli
           train      train a model in this process (single process, or --workers N actors)
           evaluate   a saved model's accuracy and confusion matrix, or RMSE and R², on a dataset
           predict    apply a saved model to the rows of a CSV file
-          bench      measure throughput: bench mlp | gemm | sim
+          bench      measure throughput: bench mlp | gemm | sim | rbm
           help       show this text
 
         Run 'disttrainer COMMAND --help' for a command's options.

@@ -42,7 +42,7 @@ public static class DistributedTraining
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var training = options.Training;
-        var model = ModelFactory.Create(options.Model);
+        var model = ModelFactory.Create(options.Model, options.EffectiveRbm);
         var weights = new float[model.ParameterCount];
         if (options.InitialWeights is { } initial)
         {
@@ -89,6 +89,7 @@ public static class DistributedTraining
             {
                 var workerSettings = new WorkerSettings(i, options.Model, batch, training.Threads)
                 {
+                    Rbm = options.EffectiveRbm,
                     ChunkFloats = settings.ChunkFloats,
                     MaxOpenTransfers = settings.MaxOpenTransfers,
                     MessageDelay = TimeSpan.FromMilliseconds(options.Stragglers.Where(s => s.Worker == i).Sum(s => s.DelayMilliseconds)),
@@ -137,8 +138,25 @@ public static class DistributedTraining
         return config.WithFallback(DistTrainerConfig.Default);
     }
 
+    /// <summary>
+    /// The coordinator's per-epoch evaluation (it runs off the actor thread, one epoch at a time). MLP: the test split.
+    /// RBM: <see cref="RbmPipeline.Measure"/> on the train and test splits (the pseudo-log-likelihood seeded with the
+    /// job seed, as in single-process training), its test reconstruction error as the loss.
+    /// </summary>
     private static Func<float[], Evaluation>? CreateEvaluator(IModel model, LocalSimulationOptions options)
     {
+        if (model is Rbm rbm)
+        {
+            var train = options.Train;
+            var rbmTest = options.Test is { Count: > 0 } t ? t : null;
+            var seed = options.Training.Seed;
+            var threads = options.Training.Threads;
+            return w =>
+            {
+                var metrics = RbmPipeline.Measure(rbm, w, train, rbmTest, seed, rbm.CreateWorkspace(256, threads));
+                return new Evaluation(rbmTest is null ? metrics.TrainReconstructionError : metrics.TestReconstructionError, null, null, null, null) { Rbm = metrics };
+            };
+        }
         if (options.Test is not { Count: > 0 } test || model is not Mlp mlp)
         {
             return null;

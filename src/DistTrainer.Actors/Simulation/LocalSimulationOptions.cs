@@ -17,6 +17,15 @@ public sealed record LocalSimulationOptions(ModelSpec Model, Dataset Train, Data
     /// <summary>Regression targets' scaling, so the evaluation reports RMSE in the original units.</summary>
     public TargetScaling TargetScaling { get; init; } = TargetScaling.Identity;
 
+    /// <summary>
+    /// RBM only: CD steps and persistent chains, given to every worker. The sampling seed is always the job seed
+    /// (<see cref="TrainingOptions.Seed"/>), as in single-process training, so <see cref="RbmOptions.Seed"/> is ignored.
+    /// </summary>
+    public RbmOptions? Rbm { get; init; }
+
+    /// <summary>The RBM options every worker and the evaluator use: <see cref="Rbm"/> with the job seed.</summary>
+    public RbmOptions? EffectiveRbm => Model.Kind == ModelKind.Rbm ? (Rbm ?? new RbmOptions()) with { Seed = Training.Seed } : null;
+
     /// <summary>Start from these weights instead of the seeded initialisation.</summary>
     public float[]? InitialWeights { get; init; }
 

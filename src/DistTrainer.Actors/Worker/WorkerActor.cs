@@ -47,7 +47,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _loadTrainingData = loadTrainingData;
         _coordinator = coordinator;
         _parameterServer = parameterServer;
-        _model = ModelFactory.Create(settings.Model);
+        _model = ModelFactory.Create(settings.Model, settings.Rbm);
         var maxBatch = Math.Max(1, settings.MaxBatch);
         _workspace = _model.CreateWorkspace(maxBatch, settings.Threads);
         _weights = new float[_model.ParameterCount];

@@ -9,6 +9,12 @@ namespace DistTrainer.Actors.Worker;
 /// </summary>
 public sealed record WorkerSettings(int WorkerId, ModelSpec Model, int MaxBatch, int Threads = 1)
 {
+    /// <summary>
+    /// How an RBM estimates its gradient (CD steps, persistent chains, sampling seed); null for an MLP. It must be the
+    /// same on every worker of a job: with plain CD the seeded sampling then makes a split batch equal the whole batch.
+    /// </summary>
+    public RbmOptions? Rbm { get; init; }
+
     /// <summary>Delay before each gradient push leaves the worker (simulates a slow link or node).</summary>
     public TimeSpan MessageDelay { get; init; } = TimeSpan.Zero;
 

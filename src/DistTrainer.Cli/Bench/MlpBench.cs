@@ -22,9 +22,7 @@ public static class MlpBench
         var model = new Mlp(spec);
         var weights = new float[model.ParameterCount];
         model.Initialize(weights, seed: 42);
-        var gradient = new float[model.ParameterCount];
         var optimizer = new Sgd(0.1f, 0f);
-        var workspace = model.CreateWorkspace(batch, threads);
 
         var rng = new SeededRandom(42);
         var x = new float[samples * inputs];
@@ -33,45 +31,13 @@ public static class MlpBench
             x[i] = rng.NextFloat();
         }
         var y = new float[samples];
-        var ids = new int[samples];
         for (var i = 0; i < samples; i++)
         {
             y[i] = rng.NextInt(classes);
-            ids[i] = i;
         }
-        var batches = samples / batch;
-        stepsPerRep = stepsPerRep > 0 ? stepsPerRep : batches;
-        long step = 0;
-
-        void Step()
-        {
-            var start = (int)(step % batches) * batch;
-            Array.Clear(gradient);
-            var b = new Batch(x.AsSpan(start * inputs, batch * inputs), y.AsSpan(start, batch), ids.AsSpan(start, batch), step);
-            model.AccumulateGradient(weights, b, gradient, workspace);
-            ElementWise.Scale(gradient, 1f / batch);   // cached stores, see ElementWise
-            optimizer.Step(weights, gradient);
-            step++;
-        }
-
-        for (var i = 0; i < warmupSteps; i++)
-        {
-            Step();
-        }
-        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
-        var rates = new double[reps];
-        for (var r = 0; r < reps; r++)
-        {
-            var clock = Stopwatch.StartNew();
-            for (var i = 0; i < stepsPerRep; i++)
-            {
-                Step();
-            }
-            rates[r] = stepsPerRep * (double)batch / clock.Elapsed.TotalSeconds;
-        }
-        var allocatedPerStep = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / ((long)reps * stepsPerRep);
-        var median = Median(rates);
-        return new Result(inputs, hidden, classes, batch, threads, median, median * FlopsPerSample(inputs, hidden, classes) / 1e9, rates, allocatedPerStep);
+        var run = TrainingStepLoop.Run(model, weights, optimizer, x, y, batch, threads, warmupSteps, reps, stepsPerRep);
+        var median = run.MedianSamplesPerSecond;
+        return new Result(inputs, hidden, classes, batch, threads, median, median * FlopsPerSample(inputs, hidden, classes) / 1e9, run.RepSamplesPerSecond, run.AllocatedBytesPerStep);
     }
 
     /// <summary>Forward and weight-gradient products for every layer, input gradients for all but the first (as the peer counts them).</summary>
@@ -85,11 +51,5 @@ public static class MlpBench
             flops += 2 * layer + (l > 0 ? layer : 0);
         }
         return flops;
-    }
-
-    internal static double Median(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

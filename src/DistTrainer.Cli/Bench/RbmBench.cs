@@ -30,9 +30,7 @@ public static class RbmBench
         var model = new Rbm(Rbm.CreateSpec(inputs, hidden), new RbmOptions(CdSteps: cdSteps, Seed: seed));
         var weights = new float[model.ParameterCount];
         model.Initialize(weights, seed);
-        var gradient = new float[model.ParameterCount];
         var optimizer = new Sgd(0.01f, 0f);
-        var workspace = model.CreateWorkspace(batch, threads);
 
         samples = Math.Max(samples, batch);
         var rng = SeededRandom.For(seed, 7);
@@ -46,41 +44,9 @@ public static class RbmBench
         {
             x[i] = rng.NextFloat() < onProbability[i % inputs] ? 1f : 0f;
         }
-        var ids = Enumerable.Range(0, samples).ToArray();
-        var targets = new float[samples];
-        var batches = samples / batch;
-        stepsPerRep = stepsPerRep > 0 ? stepsPerRep : batches;
-        long step = 0;
-
-        void Step()
-        {
-            var start = (int)(step % batches) * batch;
-            Array.Clear(gradient);
-            var b = new Batch(x.AsSpan(start * inputs, batch * inputs), targets.AsSpan(start, batch), ids.AsSpan(start, batch), step);
-            model.AccumulateGradient(weights, b, gradient, workspace);
-            TensorPrimitives.Multiply(gradient, 1f / batch, gradient);
-            optimizer.Step(weights, gradient);
-            step++;
-        }
-
-        for (var i = 0; i < warmupSteps; i++)
-        {
-            Step();
-        }
-        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
-        var rates = new double[reps];
-        for (var r = 0; r < reps; r++)
-        {
-            var clock = Stopwatch.StartNew();
-            for (var i = 0; i < stepsPerRep; i++)
-            {
-                Step();
-            }
-            rates[r] = stepsPerRep * (double)batch / clock.Elapsed.TotalSeconds;
-        }
-        var allocatedPerStep = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / ((long)reps * stepsPerRep);
-        var median = MlpBench.Median(rates);
-        return new Result(inputs, hidden, batch, threads, cdSteps, median, median * FlopsPerSample(inputs, hidden, cdSteps) / 1e9, rates, allocatedPerStep);
+        var run = TrainingStepLoop.Run(model, weights, optimizer, x, new float[samples], batch, threads, warmupSteps, reps, stepsPerRep);
+        var median = run.MedianSamplesPerSecond;
+        return new Result(inputs, hidden, batch, threads, cdSteps, median, median * FlopsPerSample(inputs, hidden, cdSteps) / 1e9, run.RepSamplesPerSecond, run.AllocatedBytesPerStep);
     }
 
     /// <summary>

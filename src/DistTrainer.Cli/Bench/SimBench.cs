@@ -58,7 +58,7 @@ public static class SimBench
         var compute = Enumerable.Range(0, workers)
             .Select(w => timed.SelectMany(e => e.Workers).Where(s => s.WorkerId == w && s.Parts > 0).Select(s => s.MeanComputeMs).DefaultIfEmpty(0).Average())
             .ToArray();
-        var median = MlpBench.Median(rates);
+        var median = TrainingStepLoop.Median(rates);
 
         double? baseline = null;
         if (compareWithSingleProcess)

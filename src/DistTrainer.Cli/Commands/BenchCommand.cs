@@ -5,19 +5,20 @@ using DistTrainer.Cli.Bench;
 
 namespace DistTrainer.Cli.Commands;
 
-/// <summary>`disttrainer bench mlp|gemm`: throughput measurements on synthetic data.</summary>
+/// <summary>`disttrainer bench mlp|gemm|sim|rbm`: throughput measurements on synthetic data.</summary>
 public static class BenchCommand
 {
     public static readonly OptionSpec[] Options =
     [
         new("inputs", "input features", Default: "784"),
-        new("hidden", "hidden layer sizes, comma-separated", Default: "256,128"),
+        new("hidden", "hidden layer sizes, comma-separated (bench rbm: one size)", Default: "256,128; 256 for rbm"),
         new("classes", "output classes", Default: "10"),
         new("batch", "minibatch size", Default: "128"),
         new("threads", "compute threads", Default: "1"),
         new("reps", "timed repetitions (the median is reported)", Default: "5"),
         new("workers", "bench sim: workers in the simulation", Default: "2"),
         new("mode", "bench sim: sync | async", Default: "sync"),
+        new("cd-steps", "bench rbm: Gibbs steps k of CD-k", Default: "1"),
         new("json", "print one single-line JSON result", TakesValue: false),
         new("help", "show this help", TakesValue: false),
     ];
@@ -28,7 +29,7 @@ public static class BenchCommand
         var options = ParsedOptions.Parse("bench", args, Options);
         if (options.Flag("help") || options.Positionals.Count == 0)
         {
-            Console.WriteLine(ParsedOptions.Help("disttrainer bench mlp|gemm|sim [options]", "Measures training throughput on synthetic data.", Options));
+            Console.WriteLine(ParsedOptions.Help("disttrainer bench mlp|gemm|sim|rbm [options]", "Measures training throughput on synthetic data.", Options));
             return options.Flag("help") ? 0 : 2;
         }
         var what = options.Positionals[0];
@@ -37,7 +38,7 @@ public static class BenchCommand
             throw new UsageException($"unexpected argument \"{options.Positionals[1]}\" for 'bench'");
         }
         var inputs = options.Int("inputs", 784, min: 1);
-        var hidden = options.IntList("hidden", [256, 128]);
+        var hidden = options.IntList("hidden", what == "rbm" ? [256] : [256, 128]);
         var classes = options.Int("classes", 10, min: 2);
         var batch = options.Int("batch", 128, min: 1);
         var threads = options.Int("threads", 1, min: 1, max: 256);
@@ -113,8 +114,33 @@ public static class BenchCommand
                         $"sim {result["model"]} batch {batch} workers {workers} {result["mode"]}: {sim.SamplesPerSecond:N0} samples/s, {sim.RatioToSingleProcess:F2}x one thread in one process ({sim.SingleProcessSamplesPerSecond:N0} samples/s)"));
                 }
                 break;
+            case "rbm":
+                if (hidden.Length != 1)
+                {
+                    throw new UsageException("bench rbm has one hidden layer: give --hidden N");
+                }
+                var cdSteps = options.Int("cd-steps", 1, min: 1, max: 1000);
+                var rbm = RbmBench.Run(inputs, hidden[0], batch, threads, cdSteps, reps: reps);
+                result = new JsonObject
+                {
+                    ["bench"] = "rbm",
+                    ["model"] = $"{inputs}-{hidden[0]}",
+                    ["batch"] = batch,
+                    ["threads"] = threads,
+                    ["cd_steps"] = cdSteps,
+                    ["samples_per_second"] = Math.Round(rbm.SamplesPerSecond),
+                    ["gflops"] = Math.Round(rbm.Gflops, 1),
+                    ["rep_samples_per_second"] = new JsonArray(rbm.RepSamplesPerSecond.Select(r => (JsonNode)Math.Round(r)).ToArray()),
+                    ["allocated_bytes_per_step"] = rbm.AllocatedBytesPerStep,
+                };
+                if (!json)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"rbm {result["model"]} CD-{cdSteps} batch {batch} threads {threads}: {rbm.SamplesPerSecond:N0} samples/s, {rbm.Gflops:F1} GFLOP/s, {rbm.AllocatedBytesPerStep} bytes allocated per step"));
+                }
+                break;
             default:
-                throw new UsageException($"unknown benchmark \"{what}\"; expected mlp, gemm or sim");
+                throw new UsageException($"unknown benchmark \"{what}\"; expected mlp, gemm, sim or rbm");
         }
         if (json)
         {

@@ -43,10 +43,11 @@ public sealed record SimulationSettings(int Workers, TrainingMode Mode, IReadOnl
 /// <summary>Runs `train --workers N`: the coordinator, parameter server and N workers as actors in this process.</summary>
 public static class SimulationRun
 {
-    public static TrainingOutcome Run(Mlp model, PreparedData data, TrainingOptions training, SimulationSettings simulation, TextWriter progress)
+    public static TrainingOutcome Run(Mlp model, PreparedData data, TrainingOptions training, SimulationSettings simulation, TextWriter progress, float[]? initialWeights = null)
     {
         var options = new LocalSimulationOptions(model.Spec, data.Train, data.Test, training, simulation.Workers, simulation.Mode)
         {
+            InitialWeights = initialWeights,
             TargetScaling = data.TargetScaling,
             Crashes = simulation.Crashes,
             Stragglers = simulation.Stragglers,

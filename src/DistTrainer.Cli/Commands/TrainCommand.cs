@@ -10,11 +10,12 @@ using DistTrainer.Numerics.Training;
 
 namespace DistTrainer.Cli.Commands;
 
-/// <summary>`disttrainer train`: load a dataset, train an MLP, report each epoch and a final summary.</summary>
+/// <summary>`disttrainer train`: load a dataset, train an MLP (or an RBM: see <see cref="RbmRun"/>), report each epoch and a final summary.</summary>
 public static class TrainCommand
 {
     public static readonly OptionSpec[] Options =
     [
+        new("model", "mlp | rbm (Bernoulli RBM by contrastive divergence; defaults sgd lr 0.06, batch 10, 30 epochs, --hidden 100)", Default: "mlp"),
         new("data", "digits | iris | wine | breast_cancer | diabetes | PATH to a CSV file or a folder of IDX files", Default: "digits"),
         new("label", "name of the label column of a CSV file", Default: "the last column"),
         new("task", "classification | regression", Default: "inferred from the label column"),
@@ -28,6 +29,10 @@ public static class TrainCommand
         new("weight-decay", "L2 weight decay λ (adds λw to the gradient)", Default: "0.01"),
         new("seed", "seed for initialisation and shuffling", Default: "42"),
         new("threads", "compute threads for the matrix kernels (per worker)", Default: "1"),
+        new("cd-steps", "RBM: Gibbs steps k of CD-k (with --model rbm or --pretrain rbm)", Default: "1"),
+        new("persistent", "RBM: persistent CD, one chain per training sample", TakesValue: false),
+        new("pretrain", "rbm: greedy RBM pretraining of the MLP's first hidden layer before backpropagation"),
+        new("pretrain-epochs", "epochs of RBM pretraining", Default: "30"),
         new("workers", "0 trains in a plain loop; N ≥ 1 runs the actor protocol in this process with N workers", Default: "0"),
         new("mode", "sync | async parameter updates (with --workers)", Default: "sync"),
         new("crash-worker", "I@E: stop worker I (0-based) during epoch E (1-based), at a seeded step; repeatable", Repeatable: true),
@@ -46,11 +51,16 @@ public static class TrainCommand
         var options = ParsedOptions.Parse("train", args, Options);
         if (options.Flag("help"))
         {
-            Console.WriteLine(ParsedOptions.Help("disttrainer train [options]", "Trains a multilayer perceptron in this process.", Options));
+            Console.WriteLine(ParsedOptions.Help("disttrainer train [options]", "Trains a multilayer perceptron or a restricted Boltzmann machine in this process.", Options));
             return 0;
         }
         options.NoPositionals();
         var json = options.Flag("json");
+        if (options.Choice("model", ModelKind.Mlp, new Dictionary<string, ModelKind> { ["mlp"] = ModelKind.Mlp, ["rbm"] = ModelKind.Rbm }) == ModelKind.Rbm)
+        {
+            return RbmRun.Run(options, json, options.Flag("quiet") ? TextWriter.Null : json ? Console.Error : Console.Out);
+        }
+        RbmRun.CheckMlpOptions(options);
         var clock = Stopwatch.StartNew();
         var simulation = SimulationSettings.FromOptions(options);
         var resumeDir = options.String("resume");
@@ -90,21 +100,31 @@ public static class TrainCommand
         progress.Line($"{data.Name}: {data.Train.Count} train / {data.Test.Count} test samples, {data.Train.FeatureCount} features, {TaskText(data)}");
         progress.Line($"model {spec} ({model.ParameterCount:N0} parameters), {training.Optimizer.Kind.ToString().ToLowerInvariant()} lr {training.Optimizer.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {training.BatchSize}, {training.Epochs} epochs, seed {training.Seed}");
         progress.Line(checkpoint is null ? $"run folder {dir}" : $"resuming {dir} at epoch {checkpoint.Epoch + 1}, step {checkpoint.Step}");
+        var pretrained = RbmRun.Pretrain(options, model, data, training);
+        if (pretrained is not null)
+        {
+            progress.Line(pretrained.Description);
+        }
 
         RunResult result;
         if (simulation is null)
         {
-            result = TrainingRun.Execute(job, data, training, settings, progress, checkpoint);
+            result = TrainingRun.Execute(job, data, training, settings, progress, checkpoint, pretrained?.Weights);
         }
         else
         {
             // The simulation reports whole epochs from its coordinator; the run folder gets the same files afterwards.
             var writer = options.Flag("quiet") ? TextWriter.Null : json ? Console.Error : Console.Out;
-            var outcome = SimulationRun.Run(model, data, training, simulation, writer);
+            var outcome = SimulationRun.Run(model, data, training, simulation, writer, pretrained?.Weights);
             result = TrainingRun.Finish(dir, data, model, training, outcome.Reports, outcome.Weights, outcome.Reports.Sum(r => r.Seconds), clock.Elapsed.TotalSeconds);
             result.Summary!["workers"] = simulation.Workers;
             result.Summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
             result.Summary["samples_seen_per_epoch"] = new JsonArray(outcome.SamplesSeenPerEpoch!.Select(n => (JsonNode)n).ToArray());
+            TrainingRun.WriteSummary(dir, result.Summary);
+        }
+        if (pretrained is not null)
+        {
+            result.Summary!["pretrain"] = "rbm";
             TrainingRun.WriteSummary(dir, result.Summary);
         }
         if (json)

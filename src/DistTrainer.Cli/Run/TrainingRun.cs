@@ -30,13 +30,14 @@ public static class TrainingRun
     public const string CurvesFileName = "curves.png";
 
     public static RunResult Execute(
-        TrainJob job, PreparedData data, TrainingOptions training, RunSettings settings, IProgressView progress, Checkpoint? resume = null)
+        TrainJob job, PreparedData data, TrainingOptions training, RunSettings settings, IProgressView progress, Checkpoint? resume = null,
+        float[]? initialWeights = null)
     {
         var clock = Stopwatch.StartNew();
         var dir = settings.Directory;
         var spec = job.CreateSpec(data);
         var model = new Mlp(spec);
-        var trainer = new Trainer(model, data.Train, training, resume?.Model.Weights);
+        var trainer = new Trainer(model, data.Train, training, resume?.Model.Weights ?? initialWeights);
         if (resume is not null)
         {
             trainer.Optimizer.ImportState(resume.OptimizerState);

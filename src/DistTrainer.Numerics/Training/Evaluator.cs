@@ -7,8 +7,13 @@ namespace DistTrainer.Numerics.Training;
 /// Quality of an MLP on a dataset. Classification: mean cross-entropy, accuracy and the confusion matrix
 /// (rows = true class, columns = predicted). Regression: mean squared error on the scaled targets, and RMSE and R²
 /// in the target's original units.
+/// For an RBM, <see cref="Loss"/> is the test reconstruction error and <see cref="Rbm"/> holds all its metrics.
 /// </summary>
-public sealed record Evaluation(double Loss, double? Accuracy, double? Rmse, double? R2, int[][]? Confusion);
+public sealed record Evaluation(double Loss, double? Accuracy, double? Rmse, double? R2, int[][]? Confusion)
+{
+    /// <summary>An RBM's reconstruction error and pseudo-log-likelihood on train and test; null for an MLP.</summary>
+    public RbmEpochMetrics? Rbm { get; init; }
+}
 
 public static class Evaluator
 {

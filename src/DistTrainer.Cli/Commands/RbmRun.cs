@@ -1,0 +1,339 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using DistTrainer.Actors.Simulation;
+using DistTrainer.Numerics.Data;
+using DistTrainer.Numerics.Models;
+using DistTrainer.Numerics.Optimizers;
+using DistTrainer.Numerics.Training;
+
+namespace DistTrainer.Cli.Commands;
+
+/// <summary>
+/// `disttrainer train --model rbm`: min-max scaling on the training split, CD-k training of a Bernoulli RBM (in this
+/// process, or through the actor protocol with --workers N), per-epoch reconstruction error and pseudo-log-likelihood,
+/// then, for labeled data, a softmax classifier on the hidden-unit probabilities. Also `--pretrain rbm` for MLPs.
+/// </summary>
+public static class RbmRun
+{
+    /// <summary>Options that only make sense for an MLP; given with --model rbm they are a usage error.</summary>
+    /// <remarks>Run folders, model files and checkpoints hold MLPs only so far.</remarks>
+    private static readonly string[] _mlpOnlyOptions = ["activation", "pretrain", "pretrain-epochs", "out", "log-every", "checkpoint-every", "resume"];
+
+    /// <summary>The RBM options of `train`: they apply to --model rbm and to --pretrain rbm.</summary>
+    private static readonly string[] _rbmOptions = ["cd-steps", "persistent"];
+
+    public static int Run(ParsedOptions options, bool json, TextWriter progress)
+    {
+        foreach (var name in _mlpOnlyOptions)
+        {
+            if (options.Has(name))
+            {
+                throw new UsageException($"--{name} applies to --model mlp only");
+            }
+        }
+        var clock = Stopwatch.StartNew();
+        var job = RbmJob.FromOptions(options);
+        var loaded = DatasetCatalog.Load(job.Data, job.Label, job.Task);
+        var (train, testSplit) = RbmPipeline.ScaleToUnitInterval(loaded.Train, loaded.Test);
+        var test = testSplit.Count > 0 ? testSplit : null;
+        var pipeline = job.PipelineOptions(train.Count);
+        var spec = Rbm.CreateSpec(train.FeatureCount, job.Hidden);
+        var model = new Rbm(spec, pipeline.Rbm with { Seed = job.Seed });
+        var training = new TrainingOptions(pipeline.Epochs, pipeline.BatchSize, pipeline.Optimizer, job.Seed, job.Threads);
+        training.Validate();
+        var simulation = SimulationSettings.FromOptions(options);
+
+        progress.WriteLine($"{loaded.Name}: {train.Count} train / {test?.Count ?? 0} test samples, {train.FeatureCount} features scaled to [0, 1] (min-max on train)");
+        progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"model {spec} ({model.ParameterCount:N0} parameters), {CdText(pipeline.Rbm)}, {OptimizerText(training.Optimizer)}, batch {training.BatchSize}, {training.Epochs} epochs, seed {training.Seed}"));
+        if (simulation is { Workers: > 1 } && pipeline.Rbm.Persistent)
+        {
+            progress.WriteLine("note: persistent chains live in each worker; work moves between workers, so persistent CD with several workers is not the single-process result (plain CD is)");
+        }
+
+        var outcome = simulation is null
+            ? TrainInProcess(model, train, test, pipeline, training, progress)
+            : TrainDistributed(model, train, test, training, simulation, pipeline.Rbm, progress);
+
+        RbmClassifierResult? classifier = null;
+        var classifierSeconds = 0.0;
+        if (train.Task == TaskKind.Classification && train.ClassCount > 1 && test is not null)
+        {
+            var classifierClock = Stopwatch.StartNew();
+            classifier = RbmPipeline.FitClassifier(model, outcome.Weights, train, test, pipeline);
+            classifierSeconds = classifierClock.Elapsed.TotalSeconds;
+            progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"softmax on the {job.Hidden} hidden-unit probabilities ({pipeline.ClassifierEpochs} epochs, {classifierSeconds:F1}s): train_acc {classifier.TrainAccuracy:F4}  test_acc {classifier.Test.Accuracy:F4}"));
+        }
+
+        var last = outcome.Epochs[^1];
+        var samples = (long)train.Count * outcome.Epochs.Count;
+        var summary = new JsonObject
+        {
+            ["dataset"] = loaded.Name,
+            ["task"] = train.Task == TaskKind.Classification ? "classification" : "regression",
+            ["model"] = spec.ToString(),
+            ["parameters"] = model.ParameterCount,
+            ["epochs"] = outcome.Epochs.Count,
+            ["batch"] = training.BatchSize,
+            ["optimizer"] = training.Optimizer.Kind.ToString().ToLowerInvariant(),
+            ["learning_rate"] = training.Optimizer.LearningRate,
+            ["weight_decay"] = training.Optimizer.WeightDecay,
+            ["cd_steps"] = pipeline.Rbm.CdSteps,
+            ["persistent"] = pipeline.Rbm.Persistent,
+            ["seed"] = training.Seed,
+            ["threads"] = training.Threads,
+            ["train_samples"] = train.Count,
+            ["test_samples"] = test?.Count ?? 0,
+            ["final_train_loss"] = Summary.Number(last.TrainLoss),
+            ["reconstruction_error"] = Summary.Number(test is null ? last.TrainReconstructionError : last.TestReconstructionError),
+            ["pseudo_log_likelihood"] = Summary.Number(test is null ? last.TrainPseudoLogLikelihood : last.TestPseudoLogLikelihood),
+            ["train_reconstruction_error"] = Summary.Number(last.TrainReconstructionError),
+            ["train_pseudo_log_likelihood"] = Summary.Number(last.TrainPseudoLogLikelihood),
+        };
+        if (classifier is not null)
+        {
+            summary["train_accuracy"] = Summary.Number(classifier.TrainAccuracy);
+            summary["test_accuracy"] = Summary.Number(classifier.Test.Accuracy);
+            summary["classifier_seconds"] = Summary.Number(classifierSeconds);
+        }
+        summary["samples_per_second"] = Summary.Number(outcome.TrainSeconds > 0 ? samples / outcome.TrainSeconds : 0);
+        summary["train_seconds"] = Summary.Number(outcome.TrainSeconds);
+        summary["wall_seconds"] = Summary.Number(clock.Elapsed.TotalSeconds);
+        if (simulation is not null)
+        {
+            summary["workers"] = simulation.Workers;
+            summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
+            summary["samples_seen_per_epoch"] = new JsonArray(outcome.SamplesSeenPerEpoch!.Select(n => (JsonNode)n).ToArray());
+        }
+
+        if (json)
+        {
+            Console.Out.WriteLine(summary.ToJsonString());
+        }
+        else
+        {
+            var quality = classifier is not null
+                ? $"test accuracy {classifier.Test.Accuracy:F4}, "
+                : "";
+            progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"done in {clock.Elapsed.TotalSeconds:F1}s: {quality}reconstruction error {summary["reconstruction_error"]}, pseudo-log-likelihood {summary["pseudo_log_likelihood"]}"));
+        }
+        return 0;
+    }
+
+    /// <summary>Usage errors for RBM options given to a plain MLP run (no --pretrain rbm).</summary>
+    public static void CheckMlpOptions(ParsedOptions options)
+    {
+        if (options.Has("pretrain"))
+        {
+            return;
+        }
+        foreach (var name in _rbmOptions.Append("pretrain-epochs"))
+        {
+            if (options.Has(name))
+            {
+                throw new UsageException($"--{name} applies to --model rbm or --pretrain rbm");
+            }
+        }
+    }
+
+    /// <summary>
+    /// `--pretrain rbm`: the MLP's seeded initial weights with its first hidden layer replaced by an RBM trained on the
+    /// training split (min-max scaled), folded back onto the standardized inputs the MLP sees. Null without --pretrain.
+    /// </summary>
+    public static PretrainedWeights? Pretrain(ParsedOptions options, Mlp model, PreparedData data, TrainingOptions training)
+    {
+        if (!options.Has("pretrain"))
+        {
+            return null;
+        }
+        if (options.Has("resume"))
+        {
+            throw new UsageException("--pretrain sets the starting weights of a new run; a resumed run continues from its checkpoint");
+        }
+        var what = options.String("pretrain", "");
+        if (!string.Equals(what, "rbm", StringComparison.Ordinal))
+        {
+            throw new UsageException($"--pretrain expects \"rbm\", got \"{what}\"");
+        }
+        if (model.Spec.Hidden.Length == 0)
+        {
+            throw new UsageException("--pretrain rbm needs at least one hidden layer");
+        }
+        var defaults = new RbmPipelineOptions();
+        var pipeline = defaults with
+        {
+            Epochs = options.Int("pretrain-epochs", defaults.Epochs, min: 1),
+            Rbm = RbmOptionsFrom(options, data.Train.Count),
+            Seed = training.Seed,
+            Threads = training.Threads,
+        };
+
+        // Min-max scaling is invariant to the standardizer's affine map, so scaling the standardized inputs x gives the
+        // RBM the same v as scaling the raw data, and v = x / range + (−min / range) per column.
+        var scaler = MinMaxScaler.Fit(data.Train);
+        var rbmTrain = scaler.Apply(data.Train);
+        var scale = scaler.Scale.Select(s => 1f / s).ToArray();
+        var offset = scaler.Min.Zip(scaler.Scale, (min, s) => -min / s).ToArray();
+
+        var weights = new float[model.ParameterCount];
+        model.Initialize(weights, training.Seed);
+        var result = RbmPipeline.Pretrain(model, weights, rbmTrain, pipeline, scale, offset);
+        var hidden = model.Spec.Hidden[0];
+        var activation = model.Spec.Activation switch
+        {
+            Activation.Sigmoid => "sigmoid units compute the RBM's P(h|v) exactly",
+            Activation.Tanh => "W and b halved, so tanh units compute 2·P(h|v) − 1",
+            _ => "relu units keep the positive part of the RBM's pre-activation",
+        };
+        return new PretrainedWeights(weights, string.Create(CultureInfo.InvariantCulture,
+            $"pretrain: layer 1 ({model.Spec.Inputs}→{hidden}) set from an RBM trained {pipeline.Epochs} epochs by {CdText(pipeline.Rbm)}, {OptimizerText(pipeline.Optimizer)}, batch {pipeline.BatchSize} on min-max scaled inputs in {result.FitSeconds:F2}s (final sampled reconstruction error {result.Epochs[^1].TrainLoss:F4}); {activation}"));
+    }
+
+    private static TrainedRbm TrainInProcess(Rbm model, Dataset train, Dataset? test, RbmPipelineOptions pipeline, TrainingOptions training, TextWriter progress)
+    {
+        var previous = 0.0;
+        var result = RbmPipeline.TrainRbm(train, test, pipeline, m =>
+        {
+            var seconds = m.FitSeconds - previous;
+            previous = m.FitSeconds;
+            progress.WriteLine(FormatEpoch(m.Epoch + 1, training.Epochs, m, seconds > 0 ? train.Count / seconds : 0, ""));
+        });
+        Debug.Assert(result.Model.Spec.Equals(model.Spec));
+        return new TrainedRbm(result.Weights, result.Epochs, result.FitSeconds, null);
+    }
+
+    private static TrainedRbm TrainDistributed(
+        Rbm model, Dataset train, Dataset? test, TrainingOptions training, SimulationSettings simulation, RbmOptions rbm, TextWriter progress)
+    {
+        var options = new LocalSimulationOptions(model.Spec, train, test, training, simulation.Workers, simulation.Mode)
+        {
+            Rbm = rbm,
+            Crashes = simulation.Crashes,
+            Stragglers = simulation.Stragglers,
+        };
+        var epochs = new List<RbmEpochMetrics>();
+        var trainSeconds = 0.0;
+        var printer = new SynchronousProgress<Actors.Coordinator.EpochReport>(r =>
+        {
+            var measured = r.Test?.Rbm ?? new RbmEpochMetrics(0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0);
+            var metrics = measured with { Epoch = r.Epoch - 1, TrainLoss = r.TrainLoss };
+            var workers = "  step ms " + string.Join(' ', r.Workers.Select(w => w.Alive ? $"w{w.WorkerId}:{w.MeanStepMs:F1}" : $"w{w.WorkerId}:lost"));
+            lock (epochs)
+            {
+                trainSeconds += r.Seconds;
+                epochs.Add(metrics with { FitSeconds = trainSeconds });
+            }
+            progress.WriteLine(FormatEpoch(r.Epoch, training.Epochs, metrics, r.SamplesPerSecond, workers));
+        });
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var result = DistributedTraining.RunLocalAsync(options, printer, cancel.Token).GetAwaiter().GetResult();
+            lock (epochs)
+            {
+                return new TrainedRbm(result.Weights, epochs.ToArray(), trainSeconds, result.SamplesSeenPerEpoch);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            throw new UsageException("training cancelled");
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static string FormatEpoch(int epoch, int epochs, RbmEpochMetrics m, double samplesPerSecond, string workers)
+    {
+        var width = epochs.ToString(CultureInfo.InvariantCulture).Length;
+        var test = double.IsNaN(m.TestPseudoLogLikelihood) ? "" : $"  test_recon {m.TestReconstructionError:F4}  test_pll {m.TestPseudoLogLikelihood:F2}";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"epoch {epoch.ToString(CultureInfo.InvariantCulture).PadLeft(width)}/{epochs}  loss {m.TrainLoss:F4}  recon {m.TrainReconstructionError:F4}  pll {m.TrainPseudoLogLikelihood:F2}{test}  {samplesPerSecond,10:N0} samples/s{workers}");
+    }
+
+    private static string CdText(RbmOptions rbm) => rbm.Persistent ? $"PCD-{rbm.CdSteps} ({rbm.PersistentChains} chains)" : $"CD-{rbm.CdSteps}";
+
+    private static string OptimizerText(OptimizerOptions optimizer) =>
+        string.Create(CultureInfo.InvariantCulture, $"{optimizer.Kind.ToString().ToLowerInvariant()} lr {optimizer.LearningRate}");
+
+    /// <summary>--cd-steps and --persistent (one chain per training sample, so no two samples share a chain).</summary>
+    private static RbmOptions RbmOptionsFrom(ParsedOptions options, int trainSamples) =>
+        new(CdSteps: options.Int("cd-steps", 1, min: 1, max: 1000), PersistentChains: options.Flag("persistent") ? trainSamples : 0);
+
+
+    /// <summary>An MLP's starting weights with the first hidden layer pretrained, and a line saying what was done.</summary>
+    public sealed record PretrainedWeights(float[] Weights, string Description);
+
+    /// <summary>The trained weights, per-epoch metrics (FitSeconds cumulative) and, with workers, the samples seen per epoch.</summary>
+    private sealed record TrainedRbm(float[] Weights, IReadOnlyList<RbmEpochMetrics> Epochs, double TrainSeconds, int[]? SamplesSeenPerEpoch);
+
+    /// <summary>The RBM job from the command line. Defaults are <see cref="RbmPipelineOptions"/>'s, never the MLP's.</summary>
+    private sealed record RbmJob(
+        string Data, string? Label, TaskKind? Task, int Hidden, int? Epochs, int? Batch, OptimizerOptions Optimizer, int Seed, int Threads, int CdSteps, bool Persistent)
+    {
+        public static RbmJob FromOptions(ParsedOptions o)
+        {
+            var defaults = new RbmPipelineOptions();
+            var kind = o.Choice("optimizer", defaults.Optimizer.Kind, new Dictionary<string, OptimizerKind>
+            {
+                ["sgd"] = OptimizerKind.Sgd,
+                ["momentum"] = OptimizerKind.Momentum,
+                ["nesterov"] = OptimizerKind.Nesterov,
+                ["adam"] = OptimizerKind.Adam,
+            });
+            var defaultRate = kind == defaults.Optimizer.Kind ? defaults.Optimizer.LearningRate : OptimizerOptions.DefaultLearningRate(kind);
+            var optimizer = defaults.Optimizer with
+            {
+                Kind = kind,
+                LearningRate = o.Float("lr", defaultRate, min: 1e-9f),
+                Momentum = o.Float("momentum", 0.9f, min: 0f, max: 0.9999f),
+                WeightDecay = o.Float("weight-decay", defaults.Optimizer.WeightDecay, min: 0f),
+            };
+            var hidden = o.IntList("hidden", [defaults.Hidden]);
+            if (hidden.Length != 1 || hidden[0] < 1)
+            {
+                throw new UsageException($"--model rbm has one hidden layer: give --hidden N (N ≥ 1), got \"{o.String("hidden")}\"");
+            }
+            var task = o.Has("task")
+                ? o.Choice<TaskKind?>("task", null, new Dictionary<string, TaskKind?> { ["classification"] = TaskKind.Classification, ["regression"] = TaskKind.Regression })
+                : null;
+            return new RbmJob(
+                o.String("data", "digits"), o.String("label"), task, hidden[0],
+                o.Has("epochs") ? o.Int("epochs", 0, min: 1) : null,
+                o.Has("batch") ? o.Int("batch", 0, min: 1) : null,
+                optimizer, o.Int("seed", 42), o.Int("threads", 1, min: 1, max: 256),
+                o.Int("cd-steps", 1, min: 1, max: 1000), o.Flag("persistent"));
+        }
+
+        public RbmPipelineOptions PipelineOptions(int trainSamples)
+        {
+            var defaults = new RbmPipelineOptions();
+            return defaults with
+            {
+                Hidden = Hidden,
+                Epochs = Epochs ?? defaults.Epochs,
+                BatchSize = Batch ?? defaults.BatchSize,
+                Optimizer = Optimizer,
+                Rbm = new RbmOptions(CdSteps: CdSteps, PersistentChains: Persistent ? trainSamples : 0),
+                Seed = Seed,
+                Threads = Threads,
+            };
+        }
+    }
+
+    /// <summary>An IProgress that calls back on the reporting thread.</summary>
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
