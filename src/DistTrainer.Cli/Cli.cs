@@ -13,7 +13,8 @@ public static class Cli
           train      train a model in this process (single process, or --workers N actors)
           evaluate   a saved model's accuracy and confusion matrix, or RMSE and R², on a dataset
           predict    apply a saved model to the rows of a CSV file
-          bench      measure throughput: bench mlp | gemm | sim | rbm
+          node       run one node of a multi-node cluster (--role coordinator|parameter-server|worker)
+          bench      measure throughput: bench mlp | gemm | sim | rbm | exchange
           help       show this text
 
         Run 'disttrainer COMMAND --help' for a command's options.
@@ -36,7 +37,7 @@ public static class Cli
                 "predict" => PredictCommand.Run(rest),
                 "bench" => BenchCommand.Run(rest),
                 "node" => NodeCommand.Run(rest),
-                _ => throw new UsageException($"unknown command \"{args[0]}\"; expected train, evaluate, predict or bench (see 'disttrainer help')"),
+                _ => throw new UsageException($"unknown command \"{args[0]}\"; expected train, evaluate, predict, node or bench (see 'disttrainer help')"),
             };
         }
         catch (UsageException e)

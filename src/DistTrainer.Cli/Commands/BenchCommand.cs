@@ -25,7 +25,10 @@ public static class BenchCommand
 
     public static int Run(IReadOnlyList<string> args)
     {
-        if (args.Count > 0 && args[0] == "exchange") return ExchangeBench.Run(args.Skip(1).ToList()); // its own options
+        if (args.Count > 0 && args[0] == "exchange")
+        {
+            return ExchangeBench.Run(args.Skip(1).ToList()); // two processes and its own options
+        }
         var options = ParsedOptions.Parse("bench", args, Options);
         if (options.Flag("help") || options.Positionals.Count == 0)
         {
@@ -144,7 +147,7 @@ public static class BenchCommand
                 }
                 break;
             default:
-                throw new UsageException($"unknown benchmark \"{what}\"; expected mlp, gemm, sim or rbm");
+                throw new UsageException($"unknown benchmark \"{what}\"; expected mlp, gemm, sim, rbm or exchange");
         }
         if (json)
         {
