@@ -276,6 +276,18 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 
     private void OnEpochSnapshot(ParametersSnapshot snapshot)
     {
+        try
+        {
+            TakeEpochSnapshot(snapshot);
+        }
+        finally
+        {
+            snapshot.Lease?.Release(); // the weights are copied out before evaluation
+        }
+    }
+
+    private void TakeEpochSnapshot(ParametersSnapshot snapshot)
+    {
         if (!_assembler.TryTake(Sender, snapshot.Length, snapshot.TransferId, snapshot.Weights, _settings.ParameterCount, out var tensor, out var reason))
         {
             _log.Warning("coordinator rejected weights version {0}: {1}; asking again", snapshot.Version, reason);
@@ -407,6 +419,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     private void OnResyncSnapshot(ParametersSnapshot snapshot)
     {
         _assembler.TryTake(Sender, snapshot.Length, snapshot.TransferId, snapshot.Weights, _settings.ParameterCount, out _, out _);
+        snapshot.Lease?.Release();
         if (_settings.Mode == TrainingMode.Sync && snapshot.Version == _version + 1 && _parts.All(p => p.Accepted))
         {
             _log.Warning("step {0}: the parameter server applied it but its notice was lost; moving on", _version);
