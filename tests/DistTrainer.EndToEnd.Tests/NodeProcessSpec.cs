@@ -31,10 +31,12 @@ public sealed class NodeProcessSpec : IDisposable
         Assert.Equal(result.ToJsonString(), coordinator.Stdout.TrimEnd().Split('\n')[^1]);
     }
 
-    [Fact]
-    public async Task Job_should_finish_with_every_sample_once_per_epoch_when_a_worker_process_is_killed_mid_training()
+    [Theory]
+    [InlineData(false)] // built-in defaults: tensors over Akka.Remote
+    [InlineData(true)]  // the repository's cluster.hocon: tensors over the bulk channel
+    public async Task Job_should_finish_with_every_sample_once_per_epoch_when_a_worker_process_is_killed_mid_training(bool withClusterHocon)
     {
-        var (coordinator, workers) = StartCluster(epochs: 12);
+        var (coordinator, workers) = StartCluster(epochs: 12, withClusterHocon, hidden: "256"); // 19,210 parameters: chunked tensors
         await coordinator.WaitForStderr("epoch 3/12", _jobTimeout);
         var victim = workers[1];
         var killedAt = coordinator.Elapsed;
@@ -53,17 +55,23 @@ public sealed class NodeProcessSpec : IDisposable
         Assert.Equal(0, (int)result["duplicate_samples"]!);
         Assert.Equal(0, await workers[0].WaitForExit(TimeSpan.FromSeconds(30)));
         Assert.True(victim.HasExited);
-        Console.WriteLine($"killed worker dropped after {dropSeconds:F1} s");
+        Console.WriteLine($"killed worker dropped after {dropSeconds:F1} s (cluster.hocon: {withClusterHocon})");
+        if (withClusterHocon)
+        {
+            Assert.Contains(coordinator.StderrLines, l => l.Line.Contains("go over the bulk channel", StringComparison.Ordinal));
+        }
     }
 
-    private (NodeProcess Coordinator, NodeProcess[] Workers) StartCluster(int epochs)
+    private (NodeProcess Coordinator, NodeProcess[] Workers) StartCluster(int epochs, bool withClusterHocon = false, string hidden = "64")
     {
         var port = NodeProcess.FreePort();
         var seed = $"akka.tcp://disttrainer@127.0.0.1:{port}";
-        var coordinator = Track(NodeProcess.Start("coordinator", _dir, "node", "--role", "coordinator,parameter-server", "--port", $"{port}",
-            "--min-workers", "2", "--epochs", $"{epochs}", "--lr", "0.005", "--seed", "3", "--result", "result.json", "--json"));
+        string[] config = withClusterHocon ? ["--config", Path.Combine(Paths.RepoRoot, "cluster.hocon"), "--seed-node", seed] : [];
+        var coordinator = Track(NodeProcess.Start("coordinator", _dir, ["node", "--role", "coordinator,parameter-server", "--port", $"{port}",
+            "--min-workers", "2", "--epochs", $"{epochs}", "--hidden", hidden, "--lr", "0.005", "--seed", "3", "--result", "result.json", "--json", .. config]));
         var workers = Enumerable.Range(0, 2)
-            .Select(i => Track(NodeProcess.Start($"worker-{i}", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", seed)))
+            .Select(i => Track(NodeProcess.Start($"worker-{i}", _dir, ["node", "--role", "worker", "--port", "0",
+                .. (withClusterHocon ? config : ["--seed-node", seed])])))
             .ToArray();
         return (coordinator, workers);
     }
