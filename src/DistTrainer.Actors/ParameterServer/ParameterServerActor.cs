@@ -167,7 +167,14 @@ public sealed class ParameterServerActor : ReceiveActor
             _stepOfVersion = push.Step;
             _stepExpected = push.StepSamples;
         }
-        gradient.AddTo(_sum);
+        if (_stepParts.Count == 0)
+        {
+            gradient.CopyTo(_sum); // the first part starts the sum: no clearing pass, no read of zeros
+        }
+        else
+        {
+            gradient.AddTo(_sum);
+        }
         _stepParts.Add(push.Part);
         _stepSamples += push.SampleCount;
         _stepLoss += push.Loss;
@@ -180,7 +187,6 @@ public sealed class ParameterServerActor : ReceiveActor
         _optimizer.Step(_weights, _sum);
         _version++;
         var applied = new StepApplied(_stepOfVersion, _version, _stepSamples, _stepLoss);
-        Array.Clear(_sum);
         _stepParts.Clear();
         _stepSamples = 0;
         _stepExpected = 0;
@@ -198,8 +204,7 @@ public sealed class ParameterServerActor : ReceiveActor
             Reject(push, $"duplicate: step {push.Step} part {push.Part} was already applied");
             return;
         }
-        Array.Clear(_sum);
-        gradient.AddTo(_sum);
+        gradient.CopyTo(_sum);
         ElementWise.Scale(_sum, 1f / push.SampleCount);
         _optimizer.Step(_weights, _sum);
         _version++;
