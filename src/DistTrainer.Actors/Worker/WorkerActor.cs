@@ -44,6 +44,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private bool _pullRequested;
     private long _nextTransferId;
     private long _nextDelayed;
+    private ComputeGradient? _prepared;
+    private float[]? _preparedGradient;
 
     public WorkerActor(WorkerSettings settings, Func<Dataset> loadTrainingData, IActorRef coordinator, IActorRef parameterServer)
     {
@@ -191,6 +193,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Pull(force: true); // a re-driven step: the broadcast of that version may have been lost
         }
         DrainPending();
+        if (_pending.Count == 1 && _prepared is null)
+        {
+            Prepare(_pending[0]); // waits for its weights: gather now, off the step's critical path
+        }
     }
 
     private void OnRejected(GradientRejected rejected)
@@ -226,20 +232,37 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }
     }
 
-    private void Compute(ComputeGradient work)
+    /// <summary>
+    /// Gathers the rows of <paramref name="work"/> and a cleared gradient buffer. This needs no weights, so the next
+    /// assignment (which usually arrives before its weights) is prepared while the parameter server applies the step.
+    /// </summary>
+    private void Prepare(ComputeGradient work)
     {
         var rows = work.Rows;
-        var count = rows.Length;
         var inputs = _train.FeatureCount;
-        for (var i = 0; i < count; i++)
+        for (var i = 0; i < rows.Length; i++)
         {
             _train.Row(rows[i]).CopyTo(_features.AsSpan(i * inputs, inputs));
             _targets[i] = _train.Targets[rows[i]];
             _ids[i] = rows[i];
         }
         // A local server gets the gradient array itself (pooled, returned by its lease); a remote one gets a copy.
-        var gradient = _serverIsLocal ? _gradientPool.Rent() : _gradient;
-        Array.Clear(gradient);
+        _preparedGradient = _serverIsLocal ? _gradientPool.Rent() : _gradient;
+        Array.Clear(_preparedGradient);
+        _prepared = work;
+    }
+
+    private void Compute(ComputeGradient work)
+    {
+        if (!ReferenceEquals(work, _prepared))
+        {
+            Prepare(work);
+        }
+        _prepared = null;
+        var gradient = _preparedGradient!;
+        _preparedGradient = null;
+        var count = work.Rows.Length;
+        var inputs = _train.FeatureCount;
         var started = Stopwatch.GetTimestamp();
         var batch = new Batch(_features.AsSpan(0, count * inputs), _targets.AsSpan(0, count), _ids.AsSpan(0, count), work.Step);
         var loss = _model.AccumulateGradient(_weights, batch, gradient, _workspace);
