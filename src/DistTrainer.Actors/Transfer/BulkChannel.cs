@@ -2,7 +2,9 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
+using System.Runtime.InteropServices;
 using Akka.Event;
+using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.Serialization;
 
 namespace DistTrainer.Actors.Transfer;
@@ -10,10 +12,11 @@ namespace DistTrainer.Actors.Transfer;
 /// <summary>
 /// Optional bulk path for chunked tensors (<c>disttrainer.bulk-channel = on</c>): a plain TCP connection per pair of
 /// nodes, next to Akka.Remote's. The sending node's <see cref="TransferOutbox"/> hands a transfer's chunks and its
-/// header to a <see cref="BulkWriter"/>, which serializes them with the project's serializer on its own thread and
-/// writes them in order; the receiving node's reader deserializes each message and tells it to the target actor as
-/// if it came from the original sender, so the actors see exactly what Akka.Remote would have delivered. Only
-/// <see cref="DistTrainerSerializer"/> payloads are accepted. Heartbeats never share this connection, and TCP's own
+/// header to a <see cref="BulkWriter"/>, which writes them in order on its own thread: a chunk as its fields and raw
+/// float bytes (read straight into the receiving message's array), any other message with the project's serializer.
+/// The receiving node's reader tells each message to the target actor as if it came from the original sender, so the
+/// actors see exactly what Akka.Remote would have delivered. Only <see cref="DistTrainerSerializer"/> payloads and
+/// chunks of at most 16M floats are accepted. Heartbeats never share this connection, and TCP's own
 /// back-pressure (a bounded queue in front of a blocking socket) is the flow control.
 /// </summary>
 public sealed class BulkChannel : IDisposable
@@ -21,6 +24,9 @@ public sealed class BulkChannel : IDisposable
     private readonly ExtendedActorSystem _system;
     private readonly TcpListener _listener;
     private readonly ILoggingAdapter _log;
+    internal const byte MessageFrame = 0;
+    internal const byte ChunkFrame = 1;
+    private const int MaxFloats = 16 << 20;
     private readonly ConcurrentDictionary<string, IActorRef> _refs = new(StringComparer.Ordinal);
     private volatile bool _disposed;
 
@@ -75,26 +81,49 @@ public sealed class BulkChannel : IDisposable
             using var reader = new BinaryReader(stream);
             while (!_disposed)
             {
-                string target;
+                int kind;
                 try
                 {
-                    target = reader.ReadString();
+                    kind = reader.ReadByte();
                 }
                 catch (EndOfStreamException)
                 {
                     return;
                 }
+                var target = reader.ReadString();
                 var sender = reader.ReadString();
-                var serializerId = reader.ReadInt32();
-                var manifest = reader.ReadString();
-                var length = reader.ReadInt32();
-                if (serializerId != DistTrainerSerializer.SerializerId || length < 0 || length > 64 << 20)
+                object message;
+                if (kind == ChunkFrame)
                 {
-                    _log.Warning("bulk channel: refused a message with serializer {0} and {1} bytes; closing the connection", serializerId, length);
-                    return;
+                    // A chunk's floats come straight off the socket into the message's own array: no serializer copy.
+                    var transferId = reader.ReadInt64();
+                    var index = reader.ReadInt32();
+                    var count = reader.ReadInt32();
+                    var total = reader.ReadInt32();
+                    var offset = reader.ReadInt32();
+                    var length = reader.ReadInt32();
+                    if (length < 0 || length > MaxFloats)
+                    {
+                        _log.Warning("bulk channel: refused a chunk of {0} floats; closing the connection", length);
+                        return;
+                    }
+                    var data = new float[length];
+                    stream.ReadExactly(MemoryMarshal.AsBytes(data.AsSpan()));
+                    message = new TensorChunk(transferId, index, count, total, offset, data);
                 }
-                var payload = reader.ReadBytes(length);
-                var message = _system.Serialization.Deserialize(payload, serializerId, manifest);
+                else
+                {
+                    var serializerId = reader.ReadInt32();
+                    var manifest = reader.ReadString();
+                    var length = reader.ReadInt32();
+                    if (serializerId != DistTrainerSerializer.SerializerId || length < 0 || length > MaxFloats * sizeof(float))
+                    {
+                        _log.Warning("bulk channel: refused a message with serializer {0} and {1} bytes; closing the connection", serializerId, length);
+                        return;
+                    }
+                    var payload = reader.ReadBytes(length);
+                    message = _system.Serialization.Deserialize(payload, serializerId, manifest);
+                }
                 Resolve(target).Tell(message, Resolve(sender));
             }
         }
@@ -167,14 +196,31 @@ public sealed class BulkWriter : IDisposable
             using var writer = new BinaryWriter(stream);
             foreach (var (target, message, sender) in _queue.GetConsumingEnumerable())
             {
-                var serializer = _system.Serialization.FindSerializerFor(message);
-                var bytes = serializer.ToBinary(message);
-                writer.Write(PathOf(target));
-                writer.Write(PathOf(sender));
-                writer.Write(serializer.Identifier);
-                writer.Write(Akka.Serialization.Serialization.ManifestFor(serializer, message));
-                writer.Write(bytes.Length);
-                writer.Write(bytes);
+                if (message is TensorChunk chunk)
+                {
+                    writer.Write(BulkChannel.ChunkFrame);
+                    writer.Write(PathOf(target));
+                    writer.Write(PathOf(sender));
+                    writer.Write(chunk.TransferId);
+                    writer.Write(chunk.Index);
+                    writer.Write(chunk.Count);
+                    writer.Write(chunk.TotalLength);
+                    writer.Write(chunk.Offset);
+                    writer.Write(chunk.Data.Length);
+                    writer.Write(MemoryMarshal.AsBytes(chunk.Data.AsSpan()));
+                }
+                else
+                {
+                    var serializer = _system.Serialization.FindSerializerFor(message);
+                    var bytes = serializer.ToBinary(message);
+                    writer.Write(BulkChannel.MessageFrame);
+                    writer.Write(PathOf(target));
+                    writer.Write(PathOf(sender));
+                    writer.Write(serializer.Identifier);
+                    writer.Write(Akka.Serialization.Serialization.ManifestFor(serializer, message));
+                    writer.Write(bytes.Length);
+                    writer.Write(bytes);
+                }
                 if (_queue.Count == 0)
                 {
                     writer.Flush();

@@ -78,7 +78,11 @@ public static class BenchCommand
                     ["threads"] = threads,
                     ["shapes"] = new JsonArray(rows.Select(r => (JsonNode)new JsonObject
                     {
-                        ["name"] = r.Name, ["m"] = r.M, ["n"] = r.N, ["k"] = r.K, ["gflops"] = Math.Round(r.Gflops, 1),
+                        ["name"] = r.Name,
+                        ["m"] = r.M,
+                        ["n"] = r.N,
+                        ["k"] = r.K,
+                        ["gflops"] = Math.Round(r.Gflops, 1),
                     }).ToArray()),
                 };
                 if (!json)

@@ -170,7 +170,10 @@ public sealed record TrainJob(
     {
         var kind = o.Choice("optimizer", OptimizerKind.Adam, new Dictionary<string, OptimizerKind>
         {
-            ["sgd"] = OptimizerKind.Sgd, ["momentum"] = OptimizerKind.Momentum, ["nesterov"] = OptimizerKind.Nesterov, ["adam"] = OptimizerKind.Adam,
+            ["sgd"] = OptimizerKind.Sgd,
+            ["momentum"] = OptimizerKind.Momentum,
+            ["nesterov"] = OptimizerKind.Nesterov,
+            ["adam"] = OptimizerKind.Adam,
         });
         var optimizer = new OptimizerOptions(
             kind,

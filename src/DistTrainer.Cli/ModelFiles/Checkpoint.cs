@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using MessagePack;
 using DistTrainer.Numerics.Data;
+using MessagePack;
 
 namespace DistTrainer.Cli.ModelFiles;
 

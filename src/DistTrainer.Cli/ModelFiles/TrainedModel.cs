@@ -1,8 +1,8 @@
 using System.Globalization;
-using MessagePack;
 using DistTrainer.Numerics.Data;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Training;
+using MessagePack;
 
 namespace DistTrainer.Cli.ModelFiles;
 
