@@ -167,9 +167,17 @@ public sealed class ParameterServerActor : ReceiveActor
             _stepOfVersion = push.Step;
             _stepExpected = push.StepSamples;
         }
+        // A whole step in one leased local array: this actor owns that array until it releases the lease after this
+        // message, so the mean is formed in place and no pass over _sum is needed.
+        var sum = _stepParts.Count == 0 && push.SampleCount == push.StepSamples && push is { Lease: not null, TransferId: 0 }
+            ? push.Gradients
+            : _sum;
         if (_stepParts.Count == 0)
         {
-            gradient.CopyTo(_sum); // the first part starts the sum: no clearing pass, no read of zeros
+            if (!ReferenceEquals(sum, push.Gradients))
+            {
+                gradient.CopyTo(_sum); // the first part starts the sum: no clearing pass, no read of zeros
+            }
         }
         else
         {
@@ -183,8 +191,8 @@ public sealed class ParameterServerActor : ReceiveActor
         {
             return;
         }
-        ElementWise.Scale(_sum, 1f / _stepSamples); // cached stores: the optimizer reads it next
-        _optimizer.Step(_weights, _sum);
+        ElementWise.Scale(sum, 1f / _stepSamples); // cached stores: the optimizer reads it next
+        _optimizer.Step(_weights, sum);
         _version++;
         var applied = new StepApplied(_stepOfVersion, _version, _stepSamples, _stepLoss);
         _stepParts.Clear();
