@@ -9,7 +9,10 @@ using DistTrainer.Numerics.Training;
 
 namespace DistTrainer.Actors.Tests;
 
-/// <summary>The whole protocol in one process, with every message serialized and tensors chunked.</summary>
+/// <summary>
+/// The whole protocol in one process, with every message serialized; and once as `train --workers N` runs it, with
+/// tensors handed over by reference in pooled arrays.
+/// </summary>
 public sealed class LocalSimulationSpec
 {
     // 2000-byte chunks: a 64-32-10 MLP (2410 floats) travels in 5 chunks.
@@ -29,6 +32,26 @@ public sealed class LocalSimulationSpec
         Assert.Equal(trainer.Step, result.Steps);
         Assert.True(MaxAbsDiff(trainer.Weights, result.Weights) <= 1e-5f, $"max abs diff {MaxAbsDiff(trainer.Weights, result.Weights)}");
         Assert.All(result.SamplesSeenPerEpoch, n => Assert.Equal(TestData.DigitsTrain.Count, n));
+    }
+
+    [Theory]
+    [InlineData(TrainingMode.Sync, 3)]
+    [InlineData(TrainingMode.Sync, 1)]
+    [InlineData(TrainingMode.Async, 1)]
+    public async Task Tensors_passed_by_reference_should_give_the_same_weights_as_serialized_messages(TrainingMode mode, int workers)
+    {
+        var spec = TestData.DigitsSpec(32);
+        var training = new TrainingOptions(2, 64, new OptimizerOptions(OptimizerKind.Adam, 0.005f), Seed: 11);
+        var serialized = await DistributedTraining.RunLocalAsync(Options(spec, training, workers, mode));
+        var byReference = await DistributedTraining.RunLocalAsync(Options(spec, training, workers, mode) with
+        {
+            Config = ConfigurationFactory.ParseString("akka.actor.serialize-messages = off").WithFallback(_specConfig),
+        });
+
+        Assert.Equal(serialized.Steps, byReference.Steps);
+        // Parts of one sync step are summed in arrival order, so several workers agree to rounding only.
+        Assert.True(MaxAbsDiff(serialized.Weights, byReference.Weights) <= 1e-5f, $"max abs diff {MaxAbsDiff(serialized.Weights, byReference.Weights)}");
+        Assert.All(byReference.SamplesSeenPerEpoch, n => Assert.Equal(TestData.DigitsTrain.Count, n));
     }
 
     [Fact]

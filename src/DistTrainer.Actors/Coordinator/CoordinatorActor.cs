@@ -276,6 +276,18 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 
     private void OnEpochSnapshot(ParametersSnapshot snapshot)
     {
+        try
+        {
+            TakeEpochSnapshot(snapshot);
+        }
+        finally
+        {
+            snapshot.Lease?.Release(); // the weights are copied out before evaluation
+        }
+    }
+
+    private void TakeEpochSnapshot(ParametersSnapshot snapshot)
+    {
         if (!_assembler.TryTake(Sender, snapshot.Length, snapshot.TransferId, snapshot.Weights, _settings.ParameterCount, out var tensor, out var reason))
         {
             _log.Warning("coordinator rejected weights version {0}: {1}; asking again", snapshot.Version, reason);
@@ -377,6 +389,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 
     private void OnStepApplied(StepApplied applied)
     {
+        if (_settings.Mode == TrainingMode.Sync && applied.Version == _version && _parts.Count > 0)
+        {
+            return; // the usual case: the step's acceptances already moved on to this version
+        }
         if (_settings.Mode != TrainingMode.Sync || applied.Version != _version + 1)
         {
             _log.Debug("coordinator ignored StepApplied for version {0} (at {1})", applied.Version, _version);
@@ -407,6 +423,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     private void OnResyncSnapshot(ParametersSnapshot snapshot)
     {
         _assembler.TryTake(Sender, snapshot.Length, snapshot.TransferId, snapshot.Weights, _settings.ParameterCount, out _, out _);
+        snapshot.Lease?.Release();
         if (_settings.Mode == TrainingMode.Sync && snapshot.Version == _version + 1 && _parts.All(p => p.Accepted))
         {
             _log.Warning("step {0}: the parameter server applied it but its notice was lost; moving on", _version);
@@ -466,6 +483,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
             part.Accepted = true;
             Count(part.Offset, part.Count, accepted);
             worker?.Record(accepted, part.SentAt);
+            if (AllPartsAccepted())
+            {
+                // The server applies a sync step in the same message as its last acceptance, so version + 1 exists
+                // now: the next assignment overtakes StepApplied and waits at the worker for the broadcast weights,
+                // which takes the coordinator off the step's critical path.
+                AdvanceTo(_version + 1);
+            }
             return;
         }
 
@@ -496,6 +520,18 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
             return;
         }
         DispatchAsync();
+    }
+
+    private bool AllPartsAccepted()
+    {
+        foreach (var part in _parts)
+        {
+            if (!part.Accepted)
+            {
+                return false;
+            }
+        }
+        return _parts.Count > 0;
     }
 
     private void Count(int offset, int count, GradientAccepted accepted)

@@ -1,3 +1,4 @@
+using DistTrainer.Actors.Transfer;
 using MessagePack;
 
 namespace DistTrainer.Actors.Messages;
@@ -22,7 +23,12 @@ public sealed record ParametersSnapshot(
     [property: Key(0)] long Version,
     [property: Key(1)] int Length,
     [property: Key(2)] long TransferId,
-    [property: Key(3)] float[] Weights) : IDistTrainerMessage;
+    [property: Key(3)] float[] Weights) : IDistTrainerMessage
+{
+    /// <summary>In-process only (never serialized): a pooled <see cref="Weights"/> array the receiver releases once read.</summary>
+    [IgnoreMember]
+    public TensorLease? Lease { get; init; }
+}
 
 /// <summary>
 /// A worker's summed gradient over <see cref="SampleCount"/> samples (not yet divided), its summed loss, and the
@@ -41,7 +47,12 @@ public sealed record PushGradients(
     [property: Key(8)] long ComputeMicros,
     [property: Key(9)] int Length,
     [property: Key(10)] long TransferId,
-    [property: Key(11)] float[] Gradients) : IDistTrainerMessage;
+    [property: Key(11)] float[] Gradients) : IDistTrainerMessage
+{
+    /// <summary>In-process only (never serialized): a pooled <see cref="Gradients"/> array the receiver releases once read.</summary>
+    [IgnoreMember]
+    public TensorLease? Lease { get; init; }
+}
 
 /// <summary>To the coordinator: this piece of work counts (exactly once). <see cref="Version"/> is the weights version after it.</summary>
 [MessagePackObject]

@@ -1,8 +1,8 @@
-using System.Numerics.Tensors;
 using Akka.Actor;
 using Akka.Event;
 using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.Transfer;
+using DistTrainer.Numerics.Kernels;
 using DistTrainer.Numerics.Optimizers;
 
 namespace DistTrainer.Actors.ParameterServer;
@@ -27,6 +27,9 @@ public sealed class ParameterServerActor : ReceiveActor
     private readonly float[] _sum;
     private readonly IOptimizer _optimizer;
     private readonly ChunkAssembler _assembler;
+    private readonly TensorPool _snapshotPool;
+    private readonly List<IActorRef> _localReceivers = [];
+    private readonly List<IActorRef> _remoteReceivers = [];
     private readonly HashSet<IActorRef> _subscribers = [];
     private readonly HashSet<int> _stepParts = [];
     private readonly HashSet<(long Step, int Part)> _completed = [];
@@ -45,6 +48,7 @@ public sealed class ParameterServerActor : ReceiveActor
         _sum = new float[_weights.Length];
         _optimizer = settings.Optimizer.Create(_weights.Length);
         _assembler = new ChunkAssembler(settings.MaxOpenTransfers, _weights.Length);
+        _snapshotPool = new TensorPool(_weights.Length);
 
         Receive<TensorChunk>(OnChunk);
         Receive<PushGradients>(OnPush);
@@ -95,6 +99,18 @@ public sealed class ParameterServerActor : ReceiveActor
     }
 
     private void OnPush(PushGradients push)
+    {
+        try
+        {
+            Accept(push);
+        }
+        finally
+        {
+            push.Lease?.Release(); // nothing here reads the pushed array after this message
+        }
+    }
+
+    private void Accept(PushGradients push)
     {
         if (!_assembler.TryTake(Sender, push.Length, push.TransferId, push.Gradients, _weights.Length, out var gradient, out var reason))
         {
@@ -151,7 +167,22 @@ public sealed class ParameterServerActor : ReceiveActor
             _stepOfVersion = push.Step;
             _stepExpected = push.StepSamples;
         }
-        gradient.AddTo(_sum);
+        // A whole step in one leased local array: this actor owns that array until it releases the lease after this
+        // message, so the mean is formed in place and no pass over _sum is needed.
+        var sum = _stepParts.Count == 0 && push.SampleCount == push.StepSamples && push is { Lease: not null, TransferId: 0 }
+            ? push.Gradients
+            : _sum;
+        if (_stepParts.Count == 0)
+        {
+            if (!ReferenceEquals(sum, push.Gradients))
+            {
+                gradient.CopyTo(_sum); // the first part starts the sum: no clearing pass, no read of zeros
+            }
+        }
+        else
+        {
+            gradient.AddTo(_sum);
+        }
         _stepParts.Add(push.Part);
         _stepSamples += push.SampleCount;
         _stepLoss += push.Loss;
@@ -160,11 +191,10 @@ public sealed class ParameterServerActor : ReceiveActor
         {
             return;
         }
-        TensorPrimitives.Multiply(_sum, 1f / _stepSamples, _sum);
-        _optimizer.Step(_weights, _sum);
+        ElementWise.Scale(sum, 1f / _stepSamples); // cached stores: the optimizer reads it next
+        _optimizer.Step(_weights, sum);
         _version++;
         var applied = new StepApplied(_stepOfVersion, _version, _stepSamples, _stepLoss);
-        Array.Clear(_sum);
         _stepParts.Clear();
         _stepSamples = 0;
         _stepExpected = 0;
@@ -182,9 +212,8 @@ public sealed class ParameterServerActor : ReceiveActor
             Reject(push, $"duplicate: step {push.Step} part {push.Part} was already applied");
             return;
         }
-        Array.Clear(_sum);
-        gradient.AddTo(_sum);
-        TensorPrimitives.Multiply(_sum, 1f / push.SampleCount, _sum);
+        gradient.CopyTo(_sum);
+        ElementWise.Scale(_sum, 1f / push.SampleCount);
         _optimizer.Step(_weights, _sum);
         _version++;
         _completed.Add(key);
@@ -216,14 +245,37 @@ public sealed class ParameterServerActor : ReceiveActor
         }
     }
 
-    /// <summary>One copy of the weights (chunked when large), the same message objects for every receiver.</summary>
+    /// <summary>
+    /// One copy of the weights for all receivers: local ones share one pooled array (released by each after reading),
+    /// remote ones get it chunked when large and flow-controlled; the message objects are the same for every receiver.
+    /// </summary>
     private void SendSnapshot(IEnumerable<IActorRef> receivers)
     {
-        var tensor = OutgoingTensor.Create(_weights, ++_nextTransferId, _settings.ChunkFloats);
-        var snapshot = new ParametersSnapshot(_version, tensor.Length, tensor.TransferId, tensor.Inline);
+        _nextTransferId++;
+        _localReceivers.Clear();
+        _remoteReceivers.Clear();
         foreach (var receiver in receivers)
         {
-            tensor.SendTo(Context.System, receiver, snapshot, Self); // chunked + flow-controlled across nodes
+            (LocalTensor.IsLocal(Context.System, receiver) ? _localReceivers : _remoteReceivers).Add(receiver);
+        }
+        if (_localReceivers.Count > 0)
+        {
+            var array = _snapshotPool.Rent();
+            _weights.CopyTo(array, 0);
+            var local = new ParametersSnapshot(_version, array.Length, 0, array) { Lease = _snapshotPool.Lease(array, _localReceivers.Count) };
+            foreach (var receiver in _localReceivers)
+            {
+                receiver.Tell(local, Self);
+            }
+        }
+        if (_remoteReceivers.Count > 0)
+        {
+            var tensor = OutgoingTensor.Create(_weights, _nextTransferId, _settings.ChunkFloats);
+            var snapshot = new ParametersSnapshot(_version, tensor.Length, tensor.TransferId, tensor.Inline);
+            foreach (var receiver in _remoteReceivers)
+            {
+                tensor.SendTo(Context.System, receiver, snapshot, Self); // chunked + flow-controlled across nodes
+            }
         }
     }
 }

@@ -25,8 +25,8 @@ public readonly struct ReceivedTensor
     {
         foreach (var chunk in _chunks)
         {
-            var target = destination.Slice(chunk.Offset, chunk.Data.Length);
-            System.Numerics.Tensors.TensorPrimitives.Add(target, chunk.Data, target);
+            // Cached stores: TensorPrimitives streams results above 256 KB, and the sum is read again at once.
+            DistTrainer.Numerics.Kernels.ElementWise.Add(chunk.Data, destination.Slice(chunk.Offset, chunk.Data.Length));
         }
     }
 

@@ -28,8 +28,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly IActorRef _parameterServer;
     private readonly IModel _model;
     private readonly ModelWorkspace _workspace;
-    private readonly float[] _weights;
+    private float[] _weights;
+    private TensorLease? _weightsLease;
     private readonly float[] _gradient;
+    private readonly TensorPool _gradientPool;
+    private bool _serverIsLocal;
     private readonly float[] _features;
     private readonly float[] _targets;
     private readonly int[] _ids;
@@ -40,6 +43,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private bool _awaitingFreshWeights;
     private bool _pullRequested;
     private long _nextTransferId;
+    private long _nextDelayed;
+    private ComputeGradient? _prepared;
+    private float[]? _preparedGradient;
 
     public WorkerActor(WorkerSettings settings, Func<Dataset> loadTrainingData, IActorRef coordinator, IActorRef parameterServer)
     {
@@ -52,6 +58,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _workspace = _model.CreateWorkspace(maxBatch, settings.Threads);
         _weights = new float[_model.ParameterCount];
         _gradient = new float[_model.ParameterCount];
+        _gradientPool = new TensorPool(_model.ParameterCount);
         _features = new float[maxBatch * settings.Model.Inputs];
         _targets = new float[maxBatch];
         _ids = new int[maxBatch];
@@ -85,8 +92,16 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         {
             throw new InvalidOperationException($"worker {WorkerId}: the data has {_train.FeatureCount} features, the model expects {_settings.Model.Inputs}");
         }
+        _serverIsLocal = LocalTensor.IsLocal(Context.System, _parameterServer);
         _coordinator.Tell(new RegisterWorker(WorkerId, _model.ParameterCount), Self);
         Pull();
+    }
+
+    protected override void PostStop()
+    {
+        _weightsLease?.Release();
+        _weightsLease = null;
+        base.PostStop();
     }
 
     private void OnChunk(TensorChunk chunk)
@@ -103,26 +118,57 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void OnSnapshot(ParametersSnapshot snapshot)
     {
+        var lease = snapshot.Lease;
+        if (!Adopt(snapshot))
+        {
+            lease?.Release();
+        }
+    }
+
+    /// <summary>True when the worker keeps the snapshot's pooled array as its weights (and so holds its lease).</summary>
+    private bool Adopt(ParametersSnapshot snapshot)
+    {
         if (!_assembler.TryTake(Sender, snapshot.Length, snapshot.TransferId, snapshot.Weights, _weights.Length, out var tensor, out var reason))
         {
             _log.Warning("worker {0} rejected weights version {1}: {2}", WorkerId, snapshot.Version, reason);
-            return;
+            return false;
         }
         _pullRequested = false;
         if (snapshot.Version < _version)
         {
             _log.Debug("worker {0} ignored weights version {1}: it holds {2}", WorkerId, snapshot.Version, _version);
-            return;
+            return false;
         }
         if (!tensor.AllFinite())
         {
             _log.Warning("worker {0} rejected weights version {1}: NaN or infinity", WorkerId, snapshot.Version);
-            return;
+            return false;
         }
-        tensor.CopyTo(_weights);
+        var adopted = false;
+        if (snapshot.Lease is not null)
+        {
+            // The sender's array itself, delivered by reference: read it in place (the model never writes weights)
+            // until the next snapshot replaces it, instead of copying 4 bytes per parameter every step.
+            var previous = _weightsLease;
+            _weights = snapshot.Weights;
+            _weightsLease = snapshot.Lease;
+            previous?.Release();
+            adopted = true;
+        }
+        else
+        {
+            if (_weightsLease is not null)
+            {
+                _weightsLease.Release();
+                _weightsLease = null;
+                _weights = new float[_weights.Length];
+            }
+            tensor.CopyTo(_weights);
+        }
         _version = snapshot.Version;
         _awaitingFreshWeights = false;
         DrainPending();
+        return adopted;
     }
 
     private void OnCompute(ComputeGradient work)
@@ -147,6 +193,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Pull(force: true); // a re-driven step: the broadcast of that version may have been lost
         }
         DrainPending();
+        if (_pending.Count == 1 && _prepared is null)
+        {
+            Prepare(_pending[0]); // waits for its weights: gather now, off the step's critical path
+        }
     }
 
     private void OnRejected(GradientRejected rejected)
@@ -182,33 +232,62 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }
     }
 
-    private void Compute(ComputeGradient work)
+    /// <summary>
+    /// Gathers the rows of <paramref name="work"/> and a cleared gradient buffer. This needs no weights, so the next
+    /// assignment (which usually arrives before its weights) is prepared while the parameter server applies the step.
+    /// </summary>
+    private void Prepare(ComputeGradient work)
     {
         var rows = work.Rows;
-        var count = rows.Length;
         var inputs = _train.FeatureCount;
-        for (var i = 0; i < count; i++)
+        for (var i = 0; i < rows.Length; i++)
         {
             _train.Row(rows[i]).CopyTo(_features.AsSpan(i * inputs, inputs));
             _targets[i] = _train.Targets[rows[i]];
             _ids[i] = rows[i];
         }
-        Array.Clear(_gradient);
+        // A local server gets the gradient array itself (pooled, returned by its lease); a remote one gets a copy.
+        _preparedGradient = _serverIsLocal ? _gradientPool.Rent() : _gradient;
+        Array.Clear(_preparedGradient);
+        _prepared = work;
+    }
+
+    private void Compute(ComputeGradient work)
+    {
+        if (!ReferenceEquals(work, _prepared))
+        {
+            Prepare(work);
+        }
+        _prepared = null;
+        var gradient = _preparedGradient!;
+        _preparedGradient = null;
+        var count = work.Rows.Length;
+        var inputs = _train.FeatureCount;
         var started = Stopwatch.GetTimestamp();
         var batch = new Batch(_features.AsSpan(0, count * inputs), _targets.AsSpan(0, count), _ids.AsSpan(0, count), work.Step);
-        var loss = _model.AccumulateGradient(_weights, batch, _gradient, _workspace);
+        var loss = _model.AccumulateGradient(_weights, batch, gradient, _workspace);
         var micros = (long)Stopwatch.GetElapsedTime(started).TotalMicroseconds;
 
-        var tensor = OutgoingTensor.Create(_gradient, ++_nextTransferId, _settings.ChunkFloats);
-        var push = new PushGradients(WorkerId, work.Epoch, work.Step, work.Part, _version, work.StepSamples, count, loss, micros,
-            tensor.Length, tensor.TransferId, tensor.Inline);
+        OutgoingTensor? tensor = null;
+        PushGradients push;
+        if (_serverIsLocal)
+        {
+            push = new PushGradients(WorkerId, work.Epoch, work.Step, work.Part, _version, work.StepSamples, count, loss, micros,
+                gradient.Length, 0, gradient) { Lease = _gradientPool.Lease(gradient, 1) };
+        }
+        else
+        {
+            tensor = OutgoingTensor.Create(_gradient, ++_nextTransferId, _settings.ChunkFloats);
+            push = new PushGradients(WorkerId, work.Epoch, work.Step, work.Part, _version, work.StepSamples, count, loss, micros,
+                tensor.Length, tensor.TransferId, tensor.Inline);
+        }
         if (work.Version < 0)
         {
             _awaitingFreshWeights = true; // async: the server answers the push with fresh weights
         }
         if (_settings.MessageDelay > TimeSpan.Zero)
         {
-            Timers.StartSingleTimer(("push", push.Step, push.Part, tensor.TransferId), new DelayedPush(tensor, push), _settings.MessageDelay);
+            Timers.StartSingleTimer(("push", push.Step, push.Part, ++_nextDelayed), new DelayedPush(tensor, push), _settings.MessageDelay);
         }
         else
         {
@@ -216,8 +295,13 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }
     }
 
-    private void Send(OutgoingTensor tensor, PushGradients push)
+    private void Send(OutgoingTensor? tensor, PushGradients push)
     {
+        if (tensor is null)
+        {
+            _parameterServer.Tell(push, Self);
+            return;
+        }
         tensor.SendTo(Context.System, _parameterServer, push, Self); // chunked + flow-controlled across nodes
     }
 
@@ -231,5 +315,5 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>A push held back by the simulated straggler delay.</summary>
-    private sealed record DelayedPush(OutgoingTensor Tensor, PushGradients Push) : INoSerializationVerificationNeeded;
+    private sealed record DelayedPush(OutgoingTensor? Tensor, PushGradients Push) : INoSerializationVerificationNeeded;
 }

@@ -48,4 +48,45 @@ public static class ElementWise
             x[i] *= alpha;
         }
     }
+
+    /// <summary>y[i] += x[i], with ordinary (cached) stores: the parameter server reads the sum again right away.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Add(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (x.Length != y.Length)
+        {
+            throw new ArgumentException($"x holds {x.Length} values, y {y.Length}", nameof(y));
+        }
+        ref var xs = ref MemoryMarshal.GetReference(x);
+        ref var ys = ref MemoryMarshal.GetReference(y);
+        var length = (nuint)x.Length;
+        nuint i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i + (nuint)Vector512<float>.Count <= length; i += (nuint)Vector512<float>.Count)
+            {
+                (Vector512.LoadUnsafe(ref ys, i) + Vector512.LoadUnsafe(ref xs, i)).StoreUnsafe(ref ys, i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + (nuint)Vector256<float>.Count <= length; i += (nuint)Vector256<float>.Count)
+            {
+                (Vector256.LoadUnsafe(ref ys, i) + Vector256.LoadUnsafe(ref xs, i)).StoreUnsafe(ref ys, i);
+            }
+        }
+        for (; i < length; i++)
+        {
+            y[(int)i] += x[(int)i];
+        }
+    }
+
+    /// <summary>The scalar twin of <see cref="Add"/>.</summary>
+    public static void AddReference(ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (var i = 0; i < x.Length; i++)
+        {
+            y[i] += x[i];
+        }
+    }
 }
