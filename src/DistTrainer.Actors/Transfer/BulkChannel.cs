@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using Akka.Actor;
 using System.Runtime.InteropServices;
+using Akka.Actor;
 using Akka.Event;
 using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.Serialization;

@@ -273,7 +273,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         if (_serverIsLocal)
         {
             push = new PushGradients(WorkerId, work.Epoch, work.Step, work.Part, _version, work.StepSamples, count, loss, micros,
-                gradient.Length, 0, gradient) { Lease = _gradientPool.Lease(gradient, 1) };
+                gradient.Length, 0, gradient)
+            { Lease = _gradientPool.Lease(gradient, 1) };
         }
         else
         {
