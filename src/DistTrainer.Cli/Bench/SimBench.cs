@@ -32,7 +32,7 @@ public static class SimBench
         double? RatioToSingleProcess);
 
     public static async Task<Result> RunAsync(int inputs, int[] hidden, int classes, int batch, int workers, TrainingMode mode,
-        int threadsPerWorker = 1, int stepsPerEpoch = 40, int timedEpochs = 3, bool compareWithSingleProcess = false, CancellationToken cancellationToken = default)
+        int threadsPerWorker = 1, int stepsPerEpoch = 100, int timedEpochs = 3, int warmupEpochs = 2, bool compareWithSingleProcess = false, CancellationToken cancellationToken = default)
     {
         var samples = batch * stepsPerEpoch;
         var rng = new SeededRandom(42);
@@ -49,11 +49,11 @@ public static class SimBench
         var names = Enumerable.Range(0, inputs).Select(i => $"x{i}").ToArray();
         var train = new Dataset("synthetic", names, "label", TaskKind.Classification, classes, x, y);
         var spec = Mlp.CreateSpec(inputs, hidden, classes, Activation.Relu, TaskKind.Classification);
-        var training = new TrainingOptions(1 + timedEpochs, batch, new OptimizerOptions(OptimizerKind.Sgd, 0.1f), Seed: 42, Threads: threadsPerWorker);
+        var training = new TrainingOptions(warmupEpochs + timedEpochs, batch, new OptimizerOptions(OptimizerKind.Sgd, 0.1f), Seed: 42, Threads: threadsPerWorker);
         var options = new LocalSimulationOptions(spec, train, null, training, workers, mode) { LogLevel = "ERROR" };
 
         var run = await DistributedTraining.RunLocalAsync(options, null, cancellationToken).ConfigureAwait(false);
-        var timed = run.Epochs.Skip(1).ToArray();
+        var timed = run.Epochs.Skip(warmupEpochs).ToArray();
         var rates = timed.Select(e => e.SamplesPerSecond).ToArray();
         var compute = Enumerable.Range(0, workers)
             .Select(w => timed.SelectMany(e => e.Workers).Where(s => s.WorkerId == w && s.Parts > 0).Select(s => s.MeanComputeMs).DefaultIfEmpty(0).Average())
