@@ -28,6 +28,7 @@ public static class TrainingRun
     public const string ModelFileName = "model.dtm";
     public const string SummaryFileName = "summary.json";
     public const string CurvesFileName = "curves.png";
+    private static readonly TimeSpan CurvesRefresh = TimeSpan.FromSeconds(10);
 
     public static RunResult Execute(
         TrainJob job, PreparedData data, TrainingOptions training, RunSettings settings, IProgressView progress, Checkpoint? resume = null,
@@ -81,6 +82,7 @@ public static class TrainingRun
         };
         var checkpointPath = Path.Combine(dir, Checkpoint.FileName);
 
+        var curvesClock = Stopwatch.StartNew();
         for (var epoch = resume?.Epoch ?? 0; epoch < training.Epochs; epoch++)
         {
             var resumedHere = resume is not null && epoch == resume.Epoch;
@@ -135,7 +137,13 @@ public static class TrainingRun
             metrics.Epoch(trainer.Step, learningRate, Wall(), report);
             progress.EpochDone(report, training.Epochs);
             Snapshot(epoch + 1, 0, 0, 0).Save(checkpointPath);
-            CurvesPlot.Save(Path.Combine(dir, CurvesFileName), MetricsCsv.ReadCurve(Path.Combine(dir, MetricsCsv.FileName), regression), metricName);
+            // Rendering costs far more than a small dataset's epoch: refresh the plot of a running job now and then; the
+            // final one is drawn after the loop.
+            if (curvesClock.Elapsed >= CurvesRefresh)
+            {
+                CurvesPlot.Save(Path.Combine(dir, CurvesFileName), MetricsCsv.ReadCurve(Path.Combine(dir, MetricsCsv.FileName), regression), metricName);
+                curvesClock.Restart();
+            }
         }
 
         if (reports.Count > 0 && double.IsNaN(reports[^1].Test.Loss))
