@@ -24,17 +24,7 @@ public static class MlpBench
         model.Initialize(weights, seed: 42);
         var optimizer = new Sgd(0.1f, 0f);
 
-        var rng = new SeededRandom(42);
-        var x = new float[samples * inputs];
-        for (var i = 0; i < x.Length; i++)
-        {
-            x[i] = rng.NextFloat();
-        }
-        var y = new float[samples];
-        for (var i = 0; i < samples; i++)
-        {
-            y[i] = rng.NextInt(classes);
-        }
+        var (x, y) = SyntheticData.Classification(samples, inputs, classes);
         var run = TrainingStepLoop.Run(model, weights, optimizer, x, y, batch, threads, warmupSteps, reps, stepsPerRep);
         var median = run.MedianSamplesPerSecond;
         return new Result(inputs, hidden, classes, batch, threads, median, median * FlopsPerSample(inputs, hidden, classes) / 1e9, run.RepSamplesPerSecond, run.AllocatedBytesPerStep);

@@ -35,17 +35,7 @@ public static class SimBench
         int threadsPerWorker = 1, int stepsPerEpoch = 100, int timedEpochs = 3, int warmupEpochs = 2, bool compareWithSingleProcess = false, CancellationToken cancellationToken = default)
     {
         var samples = batch * stepsPerEpoch;
-        var rng = new SeededRandom(42);
-        var x = new float[samples * inputs];
-        for (var i = 0; i < x.Length; i++)
-        {
-            x[i] = rng.NextFloat();
-        }
-        var y = new float[samples];
-        for (var i = 0; i < samples; i++)
-        {
-            y[i] = rng.NextInt(classes);
-        }
+        var (x, y) = SyntheticData.Classification(samples, inputs, classes);
         var names = Enumerable.Range(0, inputs).Select(i => $"x{i}").ToArray();
         var train = new Dataset("synthetic", names, "label", TaskKind.Classification, classes, x, y);
         var spec = Mlp.CreateSpec(inputs, hidden, classes, Activation.Relu, TaskKind.Classification);

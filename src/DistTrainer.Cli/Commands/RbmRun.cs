@@ -216,7 +216,7 @@ public static class RbmRun
         };
         var epochs = new List<RbmEpochMetrics>();
         var trainSeconds = 0.0;
-        var printer = new SynchronousProgress<Actors.Coordinator.EpochReport>(r =>
+        var result = SimulationRun.RunLocal(options, r =>
         {
             var measured = r.Test?.Rbm ?? new RbmEpochMetrics(0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0);
             var metrics = measured with { Epoch = r.Epoch - 1, TrainLoss = r.TrainLoss };
@@ -228,28 +228,9 @@ public static class RbmRun
             }
             progress.WriteLine(FormatEpoch(r.Epoch, training.Epochs, metrics, r.SamplesPerSecond, workers));
         });
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        lock (epochs)
         {
-            e.Cancel = true;
-            cancel.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            var result = DistributedTraining.RunLocalAsync(options, printer, cancel.Token).GetAwaiter().GetResult();
-            lock (epochs)
-            {
-                return new TrainedRbm(result.Weights, epochs.ToArray(), trainSeconds, result.SamplesSeenPerEpoch);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            throw new UsageException("training cancelled");
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
+            return new TrainedRbm(result.Weights, epochs.ToArray(), trainSeconds, result.SamplesSeenPerEpoch);
         }
     }
 
@@ -329,11 +310,5 @@ public static class RbmRun
                 Threads = Threads,
             };
         }
-    }
-
-    /// <summary>An IProgress that calls back on the reporting thread.</summary>
-    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

@@ -53,8 +53,7 @@ public static class SimulationRun
             Stragglers = simulation.Stragglers,
         };
         var reports = new List<EpochReport>();
-        // Reports arrive on an actor thread; printing there keeps them in order without blocking training.
-        var printer = new SynchronousProgress<Actors.Coordinator.EpochReport>(r =>
+        var result = RunLocal(options, r =>
         {
             var report = new EpochReport(r.Epoch, r.TrainLoss, r.Samples, r.Seconds, null, r.Test!) { Workers = r.Workers };
             lock (reports)
@@ -63,6 +62,16 @@ public static class SimulationRun
             }
             progress.WriteLine(report.Format(training.Epochs));
         });
+        Debug.Assert(reports.Count == result.Epochs.Count);
+        return new TrainingOutcome(reports, result.Weights, result.SamplesSeenPerEpoch);
+    }
+
+    /// <summary>
+    /// Runs the simulation to the end; Ctrl-C cancels it cleanly. <paramref name="onEpoch"/> is called on an actor thread,
+    /// in epoch order, which keeps progress lines in order without blocking training.
+    /// </summary>
+    internal static DistributedTrainingResult RunLocal(LocalSimulationOptions options, Action<Actors.Coordinator.EpochReport> onEpoch)
+    {
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -72,9 +81,7 @@ public static class SimulationRun
         Console.CancelKeyPress += onCancel;
         try
         {
-            var result = DistributedTraining.RunLocalAsync(options, printer, cancel.Token).GetAwaiter().GetResult();
-            Debug.Assert(reports.Count == result.Epochs.Count);
-            return new TrainingOutcome(reports, result.Weights, result.SamplesSeenPerEpoch);
+            return DistributedTraining.RunLocalAsync(options, new SynchronousProgress<Actors.Coordinator.EpochReport>(onEpoch), cancel.Token).GetAwaiter().GetResult();
         }
         catch (OperationCanceledException)
         {
