@@ -7,6 +7,7 @@ namespace DistTrainer.Actors;
 public sealed record DistTrainerSettings(int ChunkBytes, TimeSpan StepTimeout, int MaxOpenTransfers)
 {
     public const string WorkerDispatcher = "disttrainer.worker-dispatcher";
+    public const string ParameterServerDispatcher = "disttrainer.parameter-server-dispatcher";
 
     /// <summary>Floats per chunk (at least one).</summary>
     public int ChunkFloats => Math.Max(1, ChunkBytes / sizeof(float));

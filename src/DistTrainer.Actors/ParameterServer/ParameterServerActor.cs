@@ -75,7 +75,8 @@ public sealed class ParameterServerActor : ReceiveActor
     /// introduces itself with <see cref="RegisterCoordinator"/>.
     /// </summary>
     public static Props Props(ParameterServerSettings settings, float[] initialWeights) =>
-        Akka.Actor.Props.Create(() => new ParameterServerActor(settings, initialWeights));
+        Akka.Actor.Props.Create(() => new ParameterServerActor(settings, initialWeights))
+            .WithDispatcher(DistTrainerSettings.ParameterServerDispatcher);
 
     private void OnChunk(TensorChunk chunk)
     {

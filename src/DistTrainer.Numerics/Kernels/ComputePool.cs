@@ -96,6 +96,20 @@ internal sealed unsafe class ComputePool
         }
     }
 
+    /// <summary>Bytes the pool's threads have allocated so far (as of each one's last finished job): lets tests prove the pool allocates nothing.</summary>
+    internal long WorkerAllocatedBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var worker in Volatile.Read(ref _workers))
+            {
+                total += Volatile.Read(ref worker.AllocatedBytes);
+            }
+            return total;
+        }
+    }
+
     private bool HasWork()
     {
         var ticket = Volatile.Read(ref _ticket);
@@ -133,6 +147,9 @@ internal sealed unsafe class ComputePool
         private readonly ComputePool _pool;
         private readonly ManualResetEventSlim _signal = new(false, spinCount: 1);
 
+        /// <summary>This thread's allocation counter, published after each job.</summary>
+        public long AllocatedBytes;
+
         public Worker(ComputePool pool, int index)
         {
             _pool = pool;
@@ -169,6 +186,7 @@ internal sealed unsafe class ComputePool
                     }
                 }
                 _pool.RunParts();
+                Volatile.Write(ref AllocatedBytes, GC.GetAllocatedBytesForCurrentThread());
             }
         }
     }
