@@ -59,7 +59,7 @@ public sealed class CoordinatorActorSpec : TestKit
             foreach (var probe in new[] { w0, w1 })
             {
                 var work = probe.ExpectMsg<ComputeGradient>();
-                coordinator.Tell(new GradientAccepted(probe == w0 ? 0 : 1, 0, work.Step, work.Part, work.Version, work.Rows.Length, 1.0, 100), server.Ref);
+                coordinator.Tell(new GradientAccepted(probe == w0 ? 0 : 1, 0, work.Step, work.Part, work.Version, work.Rows.Length, 1.0, 100, 0), server.Ref);
             }
             coordinator.Tell(new StepApplied(step, step + 1, 10, 2.0), server.Ref);
         }
@@ -71,16 +71,51 @@ public sealed class CoordinatorActorSpec : TestKit
         Assert.Equal([settings.TrainCount], finished.SamplesSeenPerEpoch);
     }
 
+    [Fact]
+    public void Coordinator_should_publish_step_progress_with_accuracy_and_every_workers_status()
+    {
+        var (coordinator, server, w0, w1, settings) = Start(TimeSpan.FromSeconds(30), listenerProbe: true, progressEvery: 2);
+        var started = DateTimeOffset.UtcNow;
+        for (var step = 0; step < settings.StepsPerEpoch; step++)
+        {
+            foreach (var probe in new[] { w0, w1 })
+            {
+                var work = probe.ExpectMsg<ComputeGradient>();
+                var (id, correct) = probe == w0 ? (0, 4) : (1, 1); // each part holds 5 rows
+                coordinator.Tell(new GradientAccepted(id, 0, work.Step, work.Part, work.Version, work.Rows.Length, 0.5 * work.Rows.Length, 100, correct), server.Ref);
+            }
+            if (step == 1)
+            {
+                var half = Listener!.ExpectMsg<TrainingProgress>();
+                Assert.Equal((1, 2, 4, 2L), (half.Epoch, half.StepInEpoch, half.StepsPerEpoch, half.Step));
+                Assert.Equal((20, 10L, 20L, 10L), (half.EpochSamples, half.EpochCorrect, half.TotalSamples, half.TotalCorrect));
+                Assert.Equal(10.0, half.EpochLoss, 9);
+                Assert.Equal([0, 1], half.Workers.Select(w => w.WorkerId));
+                Assert.All(half.Workers, w =>
+                {
+                    Assert.Equal(2, w.Steps);
+                    Assert.True(w.Alive);
+                    Assert.True(w.MeanStepMs >= 0);
+                    Assert.InRange(w.LastSeen, started.AddSeconds(-1), DateTimeOffset.UtcNow.AddSeconds(1));
+                });
+            }
+        }
+        var last = Listener!.ExpectMsg<TrainingProgress>();
+        Assert.Equal((4, 4L, 40, 20L), (last.StepInEpoch, last.Step, last.EpochSamples, last.EpochCorrect));
+        Assert.Equal(20.0, last.TotalLoss, 9);
+        Assert.All(last.Workers, w => Assert.Equal(4, w.Steps));
+    }
+
     private Akka.TestKit.TestProbe? Listener { get; set; }
 
     private (Akka.Actor.IActorRef Coordinator, Akka.TestKit.TestProbe Server, Akka.TestKit.TestProbe W0, Akka.TestKit.TestProbe W1, CoordinatorSettings Settings)
-        Start(TimeSpan timeout, bool listenerProbe = false)
+        Start(TimeSpan timeout, bool listenerProbe = false, int progressEvery = 0)
     {
         var server = CreateTestProbe();
         var w0 = CreateTestProbe();
         var w1 = CreateTestProbe();
         Listener = listenerProbe ? CreateTestProbe() : null;
-        var settings = new CoordinatorSettings(TrainingMode.Sync, 1, 10, 7, 40, Parameters, 2) { StepTimeout = timeout };
+        var settings = new CoordinatorSettings(TrainingMode.Sync, 1, 10, 7, 40, Parameters, 2) { StepTimeout = timeout, ProgressEvery = progressEvery };
         var coordinator = Sys.ActorOf(CoordinatorActor.Props(settings, server.Ref, null, Listener?.Ref));
         server.ExpectMsg<RegisterCoordinator>();
         coordinator.Tell(new RegisterWorker(0, Parameters), w0.Ref);

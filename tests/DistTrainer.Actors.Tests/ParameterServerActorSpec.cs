@@ -24,8 +24,8 @@ public sealed class ParameterServerActorSpec : TestKit
         var other = CreateTestProbe();
         var g1 = TestData.Random(Length, 2);
         var g2 = TestData.Random(Length, 3);
-        server.PushFrom(worker.Ref, g1, version: 0, step: 0, part: 0, stepSamples: 5, samples: 3, ChunkFloats, transferId: 1, loss: 2.0);
-        coordinator.ExpectMsg<GradientAccepted>(a => a.Part == 0 && a.SampleCount == 3);
+        server.PushFrom(worker.Ref, g1, version: 0, step: 0, part: 0, stepSamples: 5, samples: 3, ChunkFloats, transferId: 1, loss: 2.0, correct: 2);
+        coordinator.ExpectMsg<GradientAccepted>(a => a.Part == 0 && a.SampleCount == 3 && a.Correct == 2);
         worker.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // waits for the rest of the global batch
         server.PushFrom(other.Ref, g2, version: 0, step: 0, part: 1, stepSamples: 5, samples: 2, ChunkFloats, transferId: 1, loss: 3.0);
         coordinator.ExpectMsg<GradientAccepted>(a => a.Part == 1);
@@ -68,7 +68,7 @@ public sealed class ParameterServerActorSpec : TestKit
         var (server, coordinator, worker, initial) = Start(TrainingMode.Sync);
 
         // Wrong length, inline.
-        server.Tell(new PushGradients(0, 0, 0, 0, 0, 5, 5, 1.0, 1, 3, 0, [1f, 2f, 3f]), worker.Ref);
+        server.Tell(new PushGradients(0, 0, 0, 0, 0, 5, 5, 1.0, 1, 3, 0, [1f, 2f, 3f], 0), worker.Ref);
         Assert.Contains("wrong shape", worker.ExpectMsg<GradientRejected>().Reason);
 
         // NaN.
@@ -91,7 +91,7 @@ public sealed class ParameterServerActorSpec : TestKit
         {
             server.Tell(chunk, worker.Ref);
         }
-        server.Tell(new PushGradients(0, 0, 0, 0, 0, 5, 5, 1.0, 1, Length, 13, []), worker.Ref);
+        server.Tell(new PushGradients(0, 0, 0, 0, 0, 5, 5, 1.0, 1, Length, 13, [], 0), worker.Ref);
         Assert.Contains("incomplete", worker.ExpectMsg<GradientRejected>().Reason);
 
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));

@@ -39,10 +39,10 @@ internal static class ProbeHelpers
 
     /// <summary>Sends a gradient the way a worker does: chunks first, then the header, all from <paramref name="from"/>.</summary>
     public static void PushFrom(this IActorRef server, IActorRef from, float[] gradient, long version, long step, int part, int stepSamples, int samples,
-        int chunkFloats, long transferId, double loss = 1.0)
+        int chunkFloats, long transferId, double loss = 1.0, int correct = 0)
     {
         var tensor = OutgoingTensor.Create(gradient, transferId, chunkFloats);
         tensor.SendChunks(server, from);
-        server.Tell(new PushGradients(0, 0, step, part, version, stepSamples, samples, loss, 10, tensor.Length, tensor.TransferId, tensor.Inline), from);
+        server.Tell(new PushGradients(0, 0, step, part, version, stepSamples, samples, loss, 10, tensor.Length, tensor.TransferId, tensor.Inline, correct), from);
     }
 }

@@ -4,6 +4,7 @@ using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.Transfer;
 using DistTrainer.Actors.Worker;
 using DistTrainer.Numerics.Models;
+using DistTrainer.Numerics.Training;
 
 namespace DistTrainer.Actors.Tests;
 
@@ -28,9 +29,10 @@ public sealed class WorkerActorSpec : TestKit
         var pushed = new float[model.ParameterCount];
         tensor.CopyTo(pushed);
 
-        var (expected, loss) = Reference(model, weights, rows, step: 0);
+        var (expected, loss, correct) = Reference(model, weights, rows, step: 0);
         Assert.Equal((0, 0L, 1, 0L, 12, 5), (push.WorkerId, push.Step, push.Part, push.Version, push.StepSamples, push.SampleCount));
         Assert.Equal(loss, push.Loss, 6);
+        Assert.Equal(correct, push.Correct);
         Assert.True(pushed.Zip(expected).Max(p => Math.Abs(p.First - p.Second)) <= 1e-6f);
     }
 
@@ -50,7 +52,7 @@ public sealed class WorkerActorSpec : TestKit
         assembler.TryTake(worker, push.Length, push.TransferId, push.Gradients, model.ParameterCount, out var tensor, out _);
         var pushed = new float[model.ParameterCount];
         tensor.CopyTo(pushed);
-        var (expected, _) = Reference(model, next, rows, step: 1);
+        var (expected, _, _) = Reference(model, next, rows, step: 1);
         Assert.True(pushed.Zip(expected).Max(p => Math.Abs(p.First - p.Second)) <= 1e-6f);
     }
 
@@ -94,13 +96,17 @@ public sealed class WorkerActorSpec : TestKit
         worker.Tell(new ParametersSnapshot(version, tensor.Length, tensor.TransferId, tensor.Inline), from);
     }
 
-    private static (float[] Gradient, double Loss) Reference(Mlp model, float[] weights, int[] rows, long step)
+    /// <summary>The gradient and loss of the rows, and how many of them the weights classify right (counted by hand).</summary>
+    private static (float[] Gradient, double Loss, int Correct) Reference(Mlp model, float[] weights, int[] rows, long step)
     {
         var train = TestData.DigitsTrain;
         var features = rows.SelectMany(r => train.Row(r).ToArray()).ToArray();
         var targets = rows.Select(r => train.Targets[r]).ToArray();
         var gradient = new float[model.ParameterCount];
         var loss = model.AccumulateGradient(weights, new Batch(features, targets, rows, step), gradient, model.CreateWorkspace(rows.Length));
-        return (gradient, loss);
+        var probabilities = model.Predict(weights, features, rows.Length, model.CreateWorkspace(rows.Length)).ToArray();
+        var classes = model.Spec.Outputs;
+        var correct = Enumerable.Range(0, rows.Length).Count(r => Evaluator.ArgMax(probabilities.AsSpan(r * classes, classes)) == (int)targets[r]);
+        return (gradient, loss, correct);
     }
 }

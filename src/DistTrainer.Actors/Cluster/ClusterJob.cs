@@ -13,6 +13,16 @@ public sealed record ClusterJob(JobSpec Spec, int TrainCount, int MinWorkers, Fu
     /// <summary>Each epoch's report, on an actor thread.</summary>
     public IProgress<EpochReport>? Progress { get; init; }
 
+    /// <summary>
+    /// The coordinator's <see cref="TrainingProgress"/> (on an actor thread) after every step that is a multiple of
+    /// <see cref="ProgressEvery"/> and whenever <see cref="ProgressInterval"/> has passed; null: none.
+    /// </summary>
+    public IProgress<TrainingProgress>? StepProgress { get; init; }
+
+    public int ProgressEvery { get; init; }
+
+    public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
     public TimeSpan? StepTimeout { get; init; }
 
     /// <summary>How long the coordinator waits for the other nodes to leave after the job before it leaves itself.</summary>

@@ -80,6 +80,7 @@ public sealed class CoordinatorHost : ReceiveActor, IWithStash, IWithTimers
     {
         Receive<JoinJob>(OnJoin);
         Receive<EpochReport>(r => _job.Progress?.Report(r));
+        Receive<TrainingProgress>(p => _job.StepProgress?.Report(p));
         Receive<TrainingFinished>(OnFinished);
         Receive<TrainingFailed>(f => Finish(new ClusterJobOutcome(null, f.Reason)));
         Receive<ParameterServerStarted>(_ => { });
@@ -131,6 +132,8 @@ public sealed class CoordinatorHost : ReceiveActor, IWithStash, IWithTimers
             StepTimeout = _job.StepTimeout ?? settings.StepTimeout,
             MaxOpenTransfers = settings.MaxOpenTransfers,
             FailWhenNoWorkers = false,
+            ProgressEvery = _job.StepProgress is null ? 0 : _job.ProgressEvery,
+            ProgressInterval = _job.StepProgress is null ? TimeSpan.Zero : _job.ProgressInterval,
         };
         _coordinator = Context.ActorOf(CoordinatorActor.Props(coordinatorSettings, _parameterServer, _job.Evaluate, Self), "coordinator");
         Context.Watch(_coordinator);

@@ -50,6 +50,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     private long _stepStarted;
     private int _stepSamples;
 
+    // Progress: this epoch's correct count, running totals since the start, and when the listener last heard.
+    private long _epochCorrect;
+    private long _totalSamples;
+    private double _totalLoss;
+    private long _totalCorrect;
+    private long _progressSent;
+
     // Async state.
     private readonly LinkedList<int> _queue = new();
     private readonly Dictionary<int, List<Assignment>> _outstanding = [];
@@ -232,6 +239,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         _samplesSeen = 0;
         _duplicates = 0;
         _lossSum = 0;
+        _epochCorrect = 0;
         _redriven = 0;
         foreach (var w in _workers.Values)
         {
@@ -407,6 +415,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         {
             _log.Error("step {0} applied with parts not reported; the sample count of epoch {1} will show it", _version, _epoch + 1);
         }
+        ReportProgress(_batchIndex + 1);
         _version = version;
         _batchIndex++;
         if (_batchIndex >= _settings.StepsPerEpoch)
@@ -503,6 +512,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         _batchesDone++;
         var start = batch * _settings.BatchSize;
         Count(start, Math.Min(_settings.BatchSize, _settings.TrainCount - start), accepted);
+        ReportProgress(_batchesDone);
         if (_outstanding.Remove(batch, out var copies))
         {
             foreach (var copy in copies)
@@ -549,6 +559,41 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
             }
         }
         _lossSum += accepted.Loss;
+        var correct = Math.Clamp(accepted.Correct, 0, count); // only shown, never trusted further
+        _epochCorrect += correct;
+        _totalCorrect += correct;
+        _totalLoss += accepted.Loss;
+        _totalSamples += count;
+    }
+
+    /// <summary>
+    /// Called once per finished step: tells the listener where training stands when the step is a multiple of
+    /// <see cref="CoordinatorSettings.ProgressEvery"/> or <see cref="CoordinatorSettings.ProgressInterval"/> has passed.
+    /// Other steps cost two comparisons.
+    /// </summary>
+    private void ReportProgress(int stepInEpoch)
+    {
+        if (_listener is null || (_settings.ProgressEvery <= 0 && _settings.ProgressInterval <= TimeSpan.Zero))
+        {
+            return;
+        }
+        var step = (long)_epoch * _settings.StepsPerEpoch + stepInEpoch;
+        var now = Stopwatch.GetTimestamp();
+        var byCount = _settings.ProgressEvery > 0 && step % _settings.ProgressEvery == 0;
+        var byTime = _settings.ProgressInterval > TimeSpan.Zero && Stopwatch.GetElapsedTime(_progressSent, now) >= _settings.ProgressInterval;
+        if (!byCount && !byTime)
+        {
+            return;
+        }
+        _progressSent = now;
+        var workers = new List<WorkerProgress>(_workers.Count);
+        foreach (var worker in _workers.Values)
+        {
+            workers.Add(worker.Progress(now));
+        }
+        workers.Sort((a, b) => a.WorkerId.CompareTo(b.WorkerId));
+        _listener.Tell(new TrainingProgress(_epoch + 1, stepInEpoch, _settings.StepsPerEpoch, step, _samplesSeen, _lossSum, _epochCorrect,
+            Stopwatch.GetElapsedTime(_epochStarted, now).TotalSeconds, _totalSamples, _totalLoss, _totalCorrect, workers), Self);
     }
 
     private void OnWatchdog()
@@ -641,6 +686,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         private int _samples;
         private double _computeMs;
         private double _stepMs;
+        private long _jobParts;
+        private double _jobStepMs;
+        private long _lastSeen = Stopwatch.GetTimestamp(); // registration counts as seen
 
         public int Id { get; } = id;
         public IActorRef Ref { get; } = actor;
@@ -654,8 +702,16 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
             _parts++;
             _samples += accepted.SampleCount;
             _computeMs += accepted.ComputeMicros / 1000.0;
-            _stepMs += Stopwatch.GetElapsedTime(sentAt).TotalMilliseconds;
+            var stepMs = Stopwatch.GetElapsedTime(sentAt).TotalMilliseconds;
+            _stepMs += stepMs;
+            _jobParts++;
+            _jobStepMs += stepMs;
+            _lastSeen = Stopwatch.GetTimestamp();
         }
+
+        public WorkerProgress Progress(long now) =>
+            new(Id, _jobParts, _jobParts > 0 ? _jobStepMs / _jobParts : 0,
+                DateTimeOffset.UtcNow - Stopwatch.GetElapsedTime(_lastSeen, now), Alive);
 
         public WorkerEpochStats Stats() =>
             new(Id, _parts, _samples, _parts > 0 ? _computeMs / _parts : 0, _parts > 0 ? _stepMs / _parts : 0, Alive);

@@ -37,3 +37,27 @@ public sealed record TrainingFinished(
 
 /// <summary>The job cannot go on (e.g. every worker is gone in a local simulation).</summary>
 public sealed record TrainingFailed(string Reason) : INoSerializationVerificationNeeded;
+
+/// <summary>
+/// Where training stands after a step (sync: an applied global batch; async: an accepted batch), for live progress and
+/// metrics rows. Epoch is 1-based; <see cref="Step"/> counts the job's steps so far. The Epoch* fields cover the
+/// current epoch; the Total* fields run since the coordinator started, so a listener forms any window by differences.
+/// Loss is the summed per-sample training loss and Correct the rows classified right (0 for regression), both as the
+/// workers computed them with the weights of their step.
+/// </summary>
+public sealed record TrainingProgress(
+    int Epoch,
+    int StepInEpoch,
+    int StepsPerEpoch,
+    long Step,
+    int EpochSamples,
+    double EpochLoss,
+    long EpochCorrect,
+    double EpochSeconds,
+    long TotalSamples,
+    double TotalLoss,
+    long TotalCorrect,
+    IReadOnlyList<WorkerProgress> Workers) : INoSerializationVerificationNeeded;
+
+/// <summary>One worker in <see cref="TrainingProgress"/>: its accepted parts over the job, their mean time from hand-out to acceptance, and when it last delivered.</summary>
+public sealed record WorkerProgress(int WorkerId, long Steps, double MeanStepMs, DateTimeOffset LastSeen, bool Alive);

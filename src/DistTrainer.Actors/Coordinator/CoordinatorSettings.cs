@@ -16,5 +16,11 @@ public sealed record CoordinatorSettings(TrainingMode Mode, int Epochs, int Batc
     /// <summary>Fail the job when the last worker is gone (local simulation) instead of waiting for a new one (cluster).</summary>
     public bool FailWhenNoWorkers { get; init; } = true;
 
+    /// <summary>Send the listener a <see cref="TrainingProgress"/> after every step that is a multiple of this (0: never by count).</summary>
+    public int ProgressEvery { get; init; }
+
+    /// <summary>Also send one when this long has passed since the last (zero: never by time).</summary>
+    public TimeSpan ProgressInterval { get; init; }
+
     public int StepsPerEpoch => (TrainCount + BatchSize - 1) / BatchSize;
 }

@@ -31,8 +31,8 @@ public sealed record ParametersSnapshot(
 }
 
 /// <summary>
-/// A worker's summed gradient over <see cref="SampleCount"/> samples (not yet divided), its summed loss, and the
-/// weights version it was computed with.
+/// A worker's summed gradient over <see cref="SampleCount"/> samples (not yet divided), its summed loss, the
+/// weights version it was computed with, and how many of the samples it classified right (0 for regression).
 /// </summary>
 [MessagePackObject]
 public sealed record PushGradients(
@@ -47,14 +47,18 @@ public sealed record PushGradients(
     [property: Key(8)] long ComputeMicros,
     [property: Key(9)] int Length,
     [property: Key(10)] long TransferId,
-    [property: Key(11)] float[] Gradients) : IDistTrainerMessage
+    [property: Key(11)] float[] Gradients,
+    [property: Key(12)] int Correct) : IDistTrainerMessage
 {
     /// <summary>In-process only (never serialized): a pooled <see cref="Gradients"/> array the receiver releases once read.</summary>
     [IgnoreMember]
     public TensorLease? Lease { get; init; }
 }
 
-/// <summary>To the coordinator: this piece of work counts (exactly once). <see cref="Version"/> is the weights version after it.</summary>
+/// <summary>
+/// To the coordinator: this piece of work counts (exactly once). <see cref="Version"/> is the weights version after it;
+/// <see cref="Loss"/> and <see cref="Correct"/> are the pushing worker's, for progress.
+/// </summary>
 [MessagePackObject]
 public sealed record GradientAccepted(
     [property: Key(0)] int WorkerId,
@@ -64,7 +68,8 @@ public sealed record GradientAccepted(
     [property: Key(4)] long Version,
     [property: Key(5)] int SampleCount,
     [property: Key(6)] double Loss,
-    [property: Key(7)] long ComputeMicros) : IDistTrainerMessage;
+    [property: Key(7)] long ComputeMicros,
+    [property: Key(8)] int Correct) : IDistTrainerMessage;
 
 /// <summary>To the pushing worker: the gradient was not used, and why.</summary>
 [MessagePackObject]

@@ -187,7 +187,7 @@ public sealed class ParameterServerActor : ReceiveActor
         _stepParts.Add(push.Part);
         _stepSamples += push.SampleCount;
         _stepLoss += push.Loss;
-        _coordinator.Tell(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros), Self);
+        _coordinator.Tell(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros, push.Correct), Self);
         if (_stepSamples < _stepExpected)
         {
             return;
@@ -224,7 +224,7 @@ public sealed class ParameterServerActor : ReceiveActor
             _completed.Remove(_completedOrder.Dequeue());
         }
         SendSnapshot([Sender]);
-        _coordinator.Tell(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros), Self);
+        _coordinator.Tell(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros, push.Correct), Self);
     }
 
     private void Reject(PushGradients push, string reason)

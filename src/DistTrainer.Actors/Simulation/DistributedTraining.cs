@@ -65,7 +65,7 @@ public static class DistributedTraining
             var settings = DistTrainerSettings.Create(system);
             var finished = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
             using var registration = cancellationToken.Register(() => finished.TrySetCanceled(cancellationToken));
-            var observer = system.ActorOf(Akka.Actor.Props.Create(() => new SimulationObserver(progress, finished)), "observer");
+            var observer = system.ActorOf(Akka.Actor.Props.Create(() => new SimulationObserver(progress, options.StepProgress, finished)), "observer");
 
             var psSettings = new ParameterServerSettings(options.Mode, training.Optimizer)
             {
@@ -79,6 +79,8 @@ public static class DistributedTraining
             {
                 StepTimeout = settings.StepTimeout,
                 MaxOpenTransfers = settings.MaxOpenTransfers,
+                ProgressEvery = options.StepProgress is null ? 0 : options.ProgressEvery,
+                ProgressInterval = options.StepProgress is null ? TimeSpan.Zero : options.ProgressInterval,
             };
             var evaluate = CreateEvaluator(model, options);
             var coordinator = system.ActorOf(CoordinatorActor.Props(coordinatorSettings, parameterServer, evaluate, observer), "coordinator");
@@ -168,9 +170,10 @@ public static class DistributedTraining
     /// <summary>Forwards the coordinator's reports to the caller.</summary>
     private sealed class SimulationObserver : ReceiveActor
     {
-        public SimulationObserver(IProgress<EpochReport>? progress, TaskCompletionSource<object> finished)
+        public SimulationObserver(IProgress<EpochReport>? progress, IProgress<TrainingProgress>? stepProgress, TaskCompletionSource<object> finished)
         {
             Receive<EpochReport>(r => progress?.Report(r));
+            Receive<TrainingProgress>(p => stepProgress?.Report(p));
             Receive<TrainingFinished>(f => finished.TrySetResult(f));
             Receive<TrainingFailed>(f => finished.TrySetResult(f));
         }

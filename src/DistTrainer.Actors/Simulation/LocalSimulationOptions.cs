@@ -1,5 +1,6 @@
 using System.Globalization;
 using Akka.Configuration;
+using DistTrainer.Actors.Coordinator;
 using DistTrainer.Actors.Messages;
 using DistTrainer.Numerics.Data;
 using DistTrainer.Numerics.Models;
@@ -25,6 +26,16 @@ public sealed record LocalSimulationOptions(ModelSpec Model, Dataset Train, Data
 
     /// <summary>The RBM options every worker and the evaluator use: <see cref="Rbm"/> with the job seed.</summary>
     public RbmOptions? EffectiveRbm => Model.Kind == ModelKind.Rbm ? (Rbm ?? new RbmOptions()) with { Seed = Training.Seed } : null;
+
+    /// <summary>
+    /// The coordinator's <see cref="TrainingProgress"/> (on an actor thread) after every step that is a multiple of
+    /// <see cref="ProgressEvery"/> and whenever <see cref="ProgressInterval"/> has passed; null: none.
+    /// </summary>
+    public IProgress<TrainingProgress>? StepProgress { get; init; }
+
+    public int ProgressEvery { get; init; }
+
+    public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Start from these weights instead of the seeded initialisation.</summary>
     public float[]? InitialWeights { get; init; }

@@ -266,6 +266,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var started = Stopwatch.GetTimestamp();
         var batch = new Batch(_features.AsSpan(0, count * inputs), _targets.AsSpan(0, count), _ids.AsSpan(0, count), work.Step);
         var loss = _model.AccumulateGradient(_weights, batch, gradient, _workspace);
+        var correct = _workspace.Correct;
         var micros = (long)Stopwatch.GetElapsedTime(started).TotalMicroseconds;
 
         OutgoingTensor? tensor = null;
@@ -273,14 +274,14 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         if (_serverIsLocal)
         {
             push = new PushGradients(WorkerId, work.Epoch, work.Step, work.Part, _version, work.StepSamples, count, loss, micros,
-                gradient.Length, 0, gradient)
+                gradient.Length, 0, gradient, correct)
             { Lease = _gradientPool.Lease(gradient, 1) };
         }
         else
         {
             tensor = OutgoingTensor.Create(_gradient, ++_nextTransferId, _settings.ChunkFloats);
             push = new PushGradients(WorkerId, work.Epoch, work.Step, work.Part, _version, work.StepSamples, count, loss, micros,
-                tensor.Length, tensor.TransferId, tensor.Inline);
+                tensor.Length, tensor.TransferId, tensor.Inline, correct);
         }
         if (work.Version < 0)
         {

@@ -310,7 +310,7 @@ public static class ExchangeBench
                 }
                 tensor.CopyTo(_buffer);
                 var gradient = OutgoingTensor.Create(_buffer, ++_transfer, chunkFloats);
-                gradient.SendTo(Context.System, Sender, new PushGradients(0, 0, s.Version, 0, s.Version, 1, 1, 0, 0, gradient.Length, gradient.TransferId, gradient.Inline), Self);
+                gradient.SendTo(Context.System, Sender, new PushGradients(0, 0, s.Version, 0, s.Version, 1, 1, 0, 0, gradient.Length, gradient.TransferId, gradient.Inline, 0), Self);
             });
         }
     }

@@ -59,6 +59,12 @@ public abstract class ModelWorkspace
 
     public int MaxBatch { get; }
     public int Threads { get; }
+
+    /// <summary>
+    /// Rows of the last <see cref="IModel.AccumulateGradient"/> batch that a classifier predicted right (its highest
+    /// output is the label); 0 for models without classes. The training accuracy of a step, counted in the forward pass.
+    /// </summary>
+    public int Correct { get; protected internal set; }
 }
 
 /// <summary>The kind of model a spec describes.</summary>

@@ -9,15 +9,27 @@ public static class LossFunctions
     /// Softmax + cross-entropy on logits (rows × classes): loss_r = logΣexp(z) − z_y, computed with the max subtracted,
     /// and dz = softmax(z) − onehot(y).
     /// </summary>
-    public static double SoftmaxCrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<float> labels, int classes, Span<float> dLogits)
+    public static double SoftmaxCrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<float> labels, int classes, Span<float> dLogits) =>
+        SoftmaxCrossEntropy(logits, labels, classes, dLogits, out _);
+
+    /// <summary>
+    /// As above, and counts the rows whose highest logit (the first one on a tie, as <c>Evaluator.ArgMax</c>) is the
+    /// label: the training accuracy of the batch at no extra allocation.
+    /// </summary>
+    public static double SoftmaxCrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<float> labels, int classes, Span<float> dLogits, out int correct)
     {
         double loss = 0;
+        correct = 0;
         for (var r = 0; r < labels.Length; r++)
         {
             var z = logits.Slice(r * classes, classes);
             var d = dLogits.Slice(r * classes, classes);
             var label = (int)labels[r];
             var max = TensorPrimitives.Max(z);
+            if (TensorPrimitives.IndexOfMax(z) == label)
+            {
+                correct++;
+            }
             TensorPrimitives.Subtract(z, max, d);
             TensorPrimitives.Exp(d, d);
             var sum = TensorPrimitives.Sum(d);

@@ -115,9 +115,11 @@ public sealed class Mlp : IModel
 
         var outputs = Spec.Outputs;
         var delta = ws.DeltaA.AsSpan(0, count * outputs);
+        var correct = 0;
         var loss = Spec.Task == TaskKind.Classification
-            ? LossFunctions.SoftmaxCrossEntropy(ws.Activations[^1].AsSpan(0, count * outputs), batch.Targets, outputs, delta)
+            ? LossFunctions.SoftmaxCrossEntropy(ws.Activations[^1].AsSpan(0, count * outputs), batch.Targets, outputs, delta, out correct)
             : LossFunctions.SquaredError(ws.Activations[^1].AsSpan(0, count), batch.Targets, delta);
+        ws.Correct = correct;
 
         var threads = ws.Threads;
         var current = ws.DeltaA;

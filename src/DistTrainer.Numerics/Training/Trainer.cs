@@ -59,6 +59,9 @@ public sealed class Trainer
 
     public IModel Model => _model;
 
+    /// <summary>Rows of the last <see cref="TrainStep"/> the model predicted right before the update (classification; else 0).</summary>
+    public int LastCorrect => _workspace.Correct;
+
     /// <summary>Sets the step counter when a run resumes from a checkpoint (models that sample seed from it).</summary>
     public void RestoreStep(long step)
     {

@@ -38,6 +38,19 @@ public class LossFunctionTests
     }
 
     [Fact]
+    public void Softmax_cross_entropy_should_count_the_rows_whose_highest_logit_is_the_label()
+    {
+        // Row by row: right (2 is highest), wrong (0 beats the label 1), right, a tie of 0 and 2 that counts as class 0
+        // (the first maximum, as the evaluator's ArgMax) so label 2 is wrong, and label 0 of the same tie is right.
+        float[] logits = [0.1f, 0.2f, 0.9f, 2f, 1f, -1f, -3f, -2f, -1f, 0.5f, 0.1f, 0.5f, 0.5f, 0.1f, 0.5f];
+        float[] labels = [2, 1, 2, 2, 0];
+
+        LossFunctions.SoftmaxCrossEntropy(logits, labels, 3, new float[logits.Length], out var correct);
+
+        Assert.Equal(3, correct);
+    }
+
+    [Fact]
     public void Softmax_cross_entropy_should_stay_finite_for_huge_logits()
     {
         float[] logits = [1000f, -1000f, 0f, -1000f, 1000f, 999f];

@@ -48,6 +48,30 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Trainer_should_expose_the_correct_count_of_a_step_as_predicted_with_the_weights_before_it()
+    {
+        const int batch = 12;
+        var data = SyntheticData();
+        var model = new Mlp(Mlp.CreateSpec(Features, [8], Classes, Activation.Tanh, TaskKind.Classification));
+        var trainer = new Trainer(model, data, new TrainingOptions(1, batch, new OptimizerOptions(OptimizerKind.Adam, 0.01f), 3, 1));
+        var order = EpochOrder.Create(3, 0, Samples);
+        for (var step = 0; step < 5; step++)
+        {
+            var rows = order.AsSpan(step * batch, batch);
+            var probabilities = model.Predict(trainer.Weights, Gather(data, rows), batch, model.CreateWorkspace(batch)).ToArray();
+            var expected = 0;
+            for (var r = 0; r < batch; r++)
+            {
+                expected += Evaluator.ArgMax(probabilities.AsSpan(r * Classes, Classes)) == (int)data.Targets[rows[r]] ? 1 : 0;
+            }
+
+            trainer.TrainStep(rows);
+
+            Assert.Equal(expected, trainer.LastCorrect);
+        }
+    }
+
+    [Fact]
     public void Training_with_the_same_seed_should_give_identical_weights()
     {
         var first = Train(seed: 5);
@@ -132,6 +156,16 @@ public class TrainerTests
     }
 
     /// <summary>Three Gaussian blobs in 10 dimensions, seeded.</summary>
+    private static float[] Gather(Dataset data, ReadOnlySpan<int> rows)
+    {
+        var features = new float[rows.Length * data.FeatureCount];
+        for (var r = 0; r < rows.Length; r++)
+        {
+            data.Row(rows[r]).CopyTo(features.AsSpan(r * data.FeatureCount));
+        }
+        return features;
+    }
+
     private static Dataset SyntheticData()
     {
         var rng = SeededRandom.For(1234, 1);
