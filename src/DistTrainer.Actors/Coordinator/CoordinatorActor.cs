@@ -687,7 +687,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         private double _computeMs;
         private double _stepMs;
         private long _jobParts;
-        private double _jobStepMs;
+        private int _recentParts;
+        private double _recentStepMs;
+        private double _recentMean;
         private long _lastSeen = Stopwatch.GetTimestamp(); // registration counts as seen
 
         public int Id { get; } = id;
@@ -705,13 +707,21 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
             var stepMs = Stopwatch.GetElapsedTime(sentAt).TotalMilliseconds;
             _stepMs += stepMs;
             _jobParts++;
-            _jobStepMs += stepMs;
+            _recentParts++;
+            _recentStepMs += stepMs;
             _lastSeen = Stopwatch.GetTimestamp();
         }
 
-        public WorkerProgress Progress(long now) =>
-            new(Id, _jobParts, _jobParts > 0 ? _jobStepMs / _jobParts : 0,
-                DateTimeOffset.UtcNow - Stopwatch.GetElapsedTime(_lastSeen, now), Alive);
+        /// <summary>Step time is the mean since the previous progress event (or the last known one), so the table shows the present.</summary>
+        public WorkerProgress Progress(long now)
+        {
+            if (_recentParts > 0)
+            {
+                _recentMean = _recentStepMs / _recentParts;
+                (_recentParts, _recentStepMs) = (0, 0);
+            }
+            return new(Id, _jobParts, _recentMean, DateTimeOffset.UtcNow - Stopwatch.GetElapsedTime(_lastSeen, now), Alive);
+        }
 
         public WorkerEpochStats Stats() =>
             new(Id, _parts, _samples, _parts > 0 ? _computeMs / _parts : 0, _parts > 0 ? _stepMs / _parts : 0, Alive);

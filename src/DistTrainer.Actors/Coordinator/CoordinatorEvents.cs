@@ -59,5 +59,8 @@ public sealed record TrainingProgress(
     long TotalCorrect,
     IReadOnlyList<WorkerProgress> Workers) : INoSerializationVerificationNeeded;
 
-/// <summary>One worker in <see cref="TrainingProgress"/>: its accepted parts over the job, their mean time from hand-out to acceptance, and when it last delivered.</summary>
+/// <summary>
+/// One worker in <see cref="TrainingProgress"/>: its accepted parts over the job, their mean time from hand-out to
+/// acceptance since the previous event (the last known mean if it delivered nothing since), and when it last delivered.
+/// </summary>
 public sealed record WorkerProgress(int WorkerId, long Steps, double MeanStepMs, DateTimeOffset LastSeen, bool Alive);

@@ -1,10 +1,13 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Configuration;
 using DistTrainer.Actors.Cluster;
+using DistTrainer.Actors.Coordinator;
 using DistTrainer.Actors.Messages;
+using DistTrainer.Cli.Run;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Training;
 using ActorEpochReport = DistTrainer.Actors.Coordinator.EpochReport;
@@ -38,10 +41,12 @@ public static class NodeCommand
         new("mode", "coordinator: sync | async", Default: "sync"),
         new("result", "coordinator: write the single-line JSON summary (as train --json) to this file"),
         new("step-timeout", "coordinator: seconds before a step with no answer is re-driven", Default: "reference.conf's (10)"),
+        new("out", "coordinator: folder for metrics.csv (step and epoch rows, as train)", Default: "none"),
+        new("log-every", "coordinator: a progress line and a metrics.csv row every N optimizer steps (0: epochs only)", Default: "50"),
         new("log-level", "Akka log level on stderr: OFF, ERROR, WARNING, INFO, DEBUG", Default: "INFO"),
         .. TrainCommand.Options.Where(o => _trainOptionNames.Contains(o.Name)),
         new("json", "coordinator: print the JSON summary as the last line of stdout", TakesValue: false),
-        new("quiet", "coordinator: no per-epoch progress", TakesValue: false),
+        new("quiet", "coordinator: no progress", TakesValue: false),
         new("help", "show this help", TakesValue: false),
     ];
 
@@ -67,7 +72,7 @@ public static class NodeCommand
         }
         var isCoordinator = roles.Contains(ClusterNode.CoordinatorRole);
         var isWorker = roles.Contains(ClusterNode.WorkerRole);
-        foreach (var name in new[] { "min-workers", "mode", "result", "step-timeout", "json", "quiet", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed" })
+        foreach (var name in new[] { "min-workers", "mode", "result", "step-timeout", "out", "log-every", "json", "quiet", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed" })
         {
             if (!isCoordinator && options.Has(name))
             {
@@ -77,7 +82,11 @@ public static class NodeCommand
 
         var jobId = options.String("job", ClusterNode.DefaultJobId);
         var json = options.Flag("json");
-        var progress = options.Flag("quiet") ? TextWriter.Null : Console.Error;
+        var workerTable = new WorkerTable();
+        // A node's stdout carries only the --json result: progress (live in a terminal, plain lines otherwise) is on stderr.
+        using var progress = IProgressView.Create(options.Flag("quiet"), onStandardError: true, workerTable);
+        var logEvery = options.Int("log-every", 50, min: 0);
+        MetricsCsv? metrics = null;
         var job = TrainJob.FromOptions(options);
         var data = isCoordinator || isWorker ? job.LoadData() : null;
         var nodeOptions = new ClusterNodeOptions(roles)
@@ -110,19 +119,40 @@ public static class NodeCommand
             var test = prepared.Test;
             var scaling = prepared.TargetScaling;
             var epochs = training.Epochs;
+            var learningRate = training.Optimizer.LearningRate;
+            var stepsPerEpoch = (prepared.Train.Count + jobSpec.BatchSize - 1) / jobSpec.BatchSize;
+            if (options.String("out") is { } outDir)
+            {
+                metrics = MetricsCsv.Open(Path.Combine(RunDirectory.Create(outDir, DateTime.Now), MetricsCsv.FileName), keepUpToStep: null);
+            }
+            var clock = Stopwatch.StartNew();
+            var feed = new ActorProgressFeed(progress, workerTable, metrics is null ? null : metrics.Step, logEvery, prepared, training, () => clock.Elapsed.TotalSeconds);
+            void OnEpoch(ActorEpochReport r)
+            {
+                if (metrics is not null && r.Test is not null)
+                {
+                    metrics.Epoch((long)r.Epoch * stepsPerEpoch, learningRate, clock.Elapsed.TotalSeconds,
+                        new EpochReport(r.Epoch, r.TrainLoss, r.Samples, r.Seconds, null, r.Test));
+                }
+                feed.OnEpoch(r.Seconds, FormatEpoch(r, epochs));
+            }
             nodeOptions = nodeOptions with
             {
                 Job = new ClusterJob(jobSpec, prepared.Train.Count, options.Int("min-workers", 1, min: 1), w => Evaluator.Evaluate(evaluateModel, w, test, scaling))
                 {
-                    Progress = new Progress<ActorEpochReport>(r => progress.WriteLine(FormatEpoch(r, epochs))),
+                    // Both on the coordinator host's actor thread, in order: the file and the view need no locks.
+                    Progress = new SimulationRun.SynchronousProgress<ActorEpochReport>(OnEpoch),
+                    StepProgress = new SimulationRun.SynchronousProgress<TrainingProgress>(feed.OnStep),
+                    ProgressEvery = logEvery,
+                    ProgressInterval = SimulationRun.ProgressInterval,
                     StepTimeout = options.Has("step-timeout") ? TimeSpan.FromSeconds(options.Float("step-timeout", 10, min: 0.01f)) : null,
                 },
             };
-            progress.WriteLine($"{prepared.Name}: {prepared.Train.Count} train / {prepared.Test.Count} test samples; model {spec} ({model.ParameterCount:N0} parameters); {training.Epochs} epochs, batch {training.BatchSize}, {mode.ToString().ToLowerInvariant()}");
+            progress.Line($"{prepared.Name}: {prepared.Train.Count} train / {prepared.Test.Count} test samples; model {spec} ({model.ParameterCount:N0} parameters); {training.Epochs} epochs, batch {training.BatchSize}, {mode.ToString().ToLowerInvariant()}");
         }
 
         var node = ClusterNode.Start(nodeOptions);
-        Console.Error.WriteLine($"node {node.Address} roles {string.Join(",", roles)} started");
+        progress.Line($"node {node.Address} roles {string.Join(",", roles)} started");
         var interrupted = 0;
         void OnSignal(PosixSignalContext context)
         {
@@ -148,7 +178,8 @@ public static class NodeCommand
                 {
                     File.WriteAllText(path, jsonLine + Environment.NewLine);
                 }
-                progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done in {outcome.Result!.Seconds:F1}s: {FinalMetric(outcome.Result!.Epochs[^1])}"));
+                metrics?.Dispose();
+                progress.Line(string.Create(CultureInfo.InvariantCulture, $"done in {outcome.Result!.Seconds:F1}s: {FinalMetric(outcome.Result!.Epochs[^1])}"));
                 exit = 0;
             }
             else if (outcome is not null)
@@ -157,6 +188,8 @@ public static class NodeCommand
             }
         }
         node.WhenTerminated.Wait();
+        metrics?.Dispose();
+        progress.Dispose();
         if (json && jsonLine is not null)
         {
             Console.Out.WriteLine(jsonLine); // after the system stopped, so it is the last line of stdout

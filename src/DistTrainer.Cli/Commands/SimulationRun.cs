@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using DistTrainer.Actors.Coordinator;
 using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.Simulation;
+using DistTrainer.Cli.Run;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Training;
 
@@ -43,7 +45,16 @@ public sealed record SimulationSettings(int Workers, TrainingMode Mode, IReadOnl
 /// <summary>Runs `train --workers N`: the coordinator, parameter server and N workers as actors in this process.</summary>
 public static class SimulationRun
 {
-    public static TrainingOutcome Run(Mlp model, PreparedData data, TrainingOptions training, SimulationSettings simulation, TextWriter progress, float[]? initialWeights = null)
+    /// <summary>How often the live view hears from the coordinator between metrics rows.</summary>
+    public static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Runs the job. The coordinator's step progress goes to <paramref name="feed"/> every <paramref name="logEvery"/>
+    /// steps and about ten times a second; each epoch gets its metrics.csv row, except the last, which
+    /// <see cref="TrainingRun.Finish"/> writes with the final train evaluation.
+    /// </summary>
+    public static TrainingOutcome Run(Mlp model, PreparedData data, TrainingOptions training, SimulationSettings simulation, ActorProgressFeed feed,
+        MetricsCsv metrics, int logEvery, Func<double> wallSeconds, float[]? initialWeights = null)
     {
         var options = new LocalSimulationOptions(model.Spec, data.Train, data.Test, training, simulation.Workers, simulation.Mode)
         {
@@ -51,16 +62,21 @@ public static class SimulationRun
             TargetScaling = data.TargetScaling,
             Crashes = simulation.Crashes,
             Stragglers = simulation.Stragglers,
+            StepProgress = new SynchronousProgress<TrainingProgress>(feed.OnStep),
+            ProgressEvery = logEvery,
+            ProgressInterval = ProgressInterval,
         };
         var reports = new List<EpochReport>();
+        var stepsPerEpoch = (data.Train.Count + training.BatchSize - 1) / training.BatchSize;
         var result = RunLocal(options, r =>
         {
             var report = new EpochReport(r.Epoch, r.TrainLoss, r.Samples, r.Seconds, null, r.Test!) { Workers = r.Workers };
-            lock (reports)
+            reports.Add(report);
+            if (r.Epoch < training.Epochs)
             {
-                reports.Add(report);
+                metrics.Epoch((long)r.Epoch * stepsPerEpoch, training.Optimizer.LearningRate, wallSeconds(), report);
             }
-            progress.WriteLine(report.Format(training.Epochs));
+            feed.OnEpoch(report);
         });
         Debug.Assert(reports.Count == result.Epochs.Count);
         return new TrainingOutcome(reports, result.Weights, result.SamplesSeenPerEpoch);
@@ -94,7 +110,7 @@ public static class SimulationRun
     }
 
     /// <summary>An IProgress that calls back on the reporting thread, unlike <see cref="Progress{T}"/> which posts to the thread pool.</summary>
-    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
     }

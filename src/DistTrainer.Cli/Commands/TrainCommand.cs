@@ -96,7 +96,8 @@ public static class TrainCommand
         }
         var spec = job.CreateSpec(data);
         var model = new Mlp(spec);
-        using var progress = IProgressView.Create(options.Flag("quiet"), json);
+        var workers = new WorkerTable();
+        using var progress = IProgressView.Create(options.Flag("quiet"), json, workers);
         progress.Line($"{data.Name}: {data.Train.Count} train / {data.Test.Count} test samples, {data.Train.FeatureCount} features, {TaskText(data)}");
         progress.Line($"model {spec} ({model.ParameterCount:N0} parameters), {training.Optimizer.Kind.ToString().ToLowerInvariant()} lr {training.Optimizer.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {training.BatchSize}, {training.Epochs} epochs, seed {training.Seed}");
         progress.Line(checkpoint is null ? $"run folder {dir}" : $"resuming {dir} at epoch {checkpoint.Epoch + 1}, step {checkpoint.Step}");
@@ -113,10 +114,11 @@ public static class TrainCommand
         }
         else
         {
-            // The simulation reports whole epochs from its coordinator; the run folder gets the same files afterwards.
-            var writer = options.Flag("quiet") ? TextWriter.Null : json ? Console.Error : Console.Out;
-            var outcome = SimulationRun.Run(model, data, training, simulation, writer, pretrained?.Weights);
-            result = TrainingRun.Finish(dir, data, model, training, outcome.Reports, outcome.Weights, outcome.Reports.Sum(r => r.Seconds), clock.Elapsed.TotalSeconds);
+            using var metrics = MetricsCsv.Open(Path.Combine(dir, MetricsCsv.FileName), keepUpToStep: null);
+            var feed = new ActorProgressFeed(progress, workers, metrics.Step, settings.LogEvery, data, training, () => clock.Elapsed.TotalSeconds);
+            var outcome = SimulationRun.Run(model, data, training, simulation, feed, metrics, settings.LogEvery, () => clock.Elapsed.TotalSeconds, pretrained?.Weights);
+            result = TrainingRun.Finish(dir, data, model, training, outcome.Reports, outcome.Weights, outcome.Reports.Sum(r => r.Seconds), clock.Elapsed.TotalSeconds,
+                lastEpochRowTo: metrics);
             result.Summary!["workers"] = simulation.Workers;
             result.Summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
             result.Summary["samples_seen_per_epoch"] = new JsonArray(outcome.SamplesSeenPerEpoch!.Select(n => (JsonNode)n).ToArray());

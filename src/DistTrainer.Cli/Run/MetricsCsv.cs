@@ -4,8 +4,9 @@ using System.Text;
 namespace DistTrainer.Cli.Run;
 
 /// <summary>
-/// metrics.csv of a run: one "step" row every N optimizer steps (mean training loss since the previous row) and one
-/// "epoch" row per epoch (mean training loss of the epoch, train accuracy or RMSE, and the test metrics).
+/// metrics.csv of a run: one "step" row every N optimizer steps (mean training loss, accuracy or RMSE, and samples/s
+/// since the previous row, measured in the training steps' own forward passes) and one "epoch" row per epoch (mean
+/// training loss of the epoch, train accuracy or RMSE of the weights at the epoch's end, and the test metrics).
 /// </summary>
 public sealed class MetricsCsv : IDisposable
 {
@@ -44,8 +45,8 @@ public sealed class MetricsCsv : IDisposable
         return new MetricsCsv(writer);
     }
 
-    public void Step(int epoch, long step, double loss, double learningRate, double samplesPerSecond, double wallSeconds) =>
-        Write("step", epoch, step, loss, null, null, learningRate, samplesPerSecond, wallSeconds, null, null, null, null);
+    public void Step(StepRow r) =>
+        Write("step", r.Epoch, r.Step, r.Loss, r.Accuracy, r.Rmse, r.LearningRate, r.SamplesPerSecond, r.WallSeconds, null, null, null, null);
 
     public void Epoch(long step, double learningRate, double wallSeconds, Commands.EpochReport r) =>
         Write("epoch", r.Epoch, step, r.TrainLoss, r.Train?.Accuracy, r.Train?.Rmse, learningRate, r.SamplesPerSecond, wallSeconds,

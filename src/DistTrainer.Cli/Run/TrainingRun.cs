@@ -83,6 +83,7 @@ public static class TrainingRun
         var checkpointPath = Path.Combine(dir, Checkpoint.FileName);
 
         var curvesClock = Stopwatch.StartNew();
+        var window = new StepWindow(data.Train.Task, data.TargetScaling, learningRate);
         for (var epoch = resume?.Epoch ?? 0; epoch < training.Epochs; epoch++)
         {
             var resumedHere = resume is not null && epoch == resume.Epoch;
@@ -90,9 +91,8 @@ public static class TrainingRun
             var lossSum = resumedHere ? resume!.EpochLossSum : 0;
             var epochSeconds = resumedHere ? resume!.EpochSeconds : 0;
             var order = EpochOrder.Create(training.Seed, epoch, n);
-            double windowLoss = 0;
-            var windowSamples = 0;
-            var windowClock = Stopwatch.StartNew();
+            long epochCorrect = 0; // the running accuracy shown restarts with the session: checkpoints do not hold it
+            var sessionCursor = cursor;
             var stepClock = new Stopwatch();
             while (cursor < n)
             {
@@ -105,21 +105,19 @@ public static class TrainingRun
                 sessionTrainSeconds += seconds;
                 lossSum += loss;
                 cursor += rows.Length;
-                windowLoss += loss;
-                windowSamples += rows.Length;
+                epochCorrect += trainer.LastCorrect;
+                window.Add(loss, trainer.LastCorrect, rows.Length, seconds);
 
                 var sessionSteps = trainer.Step - sessionStartStep;
                 var eta = TimeSpan.FromSeconds(sessionTrainSeconds / Math.Max(1, sessionSteps) * Math.Max(0, totalSteps - trainer.Step));
                 progress.Step(new StepProgress(epoch + 1, training.Epochs, (cursor + batch - 1) / batch, stepsPerEpoch,
-                    lossSum / cursor, epochSeconds > 0 ? cursor / epochSeconds : 0, eta));
+                    lossSum / cursor, regression ? null : (double)epochCorrect / Math.Max(1, cursor - sessionCursor), epochSeconds > 0 ? cursor / epochSeconds : 0, eta));
 
                 if (settings.LogEvery > 0 && trainer.Step % settings.LogEvery == 0)
                 {
-                    var elapsed = windowClock.Elapsed.TotalSeconds;
-                    metrics.Step(epoch + 1, trainer.Step, windowLoss / windowSamples, learningRate, elapsed > 0 ? windowSamples / elapsed : 0, Wall());
-                    windowLoss = 0;
-                    windowSamples = 0;
-                    windowClock.Restart();
+                    var row = window.Close(epoch + 1, training.Epochs, trainer.Step, totalSteps, Wall(), eta);
+                    metrics.Step(row);
+                    progress.StepLogged(row, []);
                 }
                 if (settings.CheckpointEvery > 0 && trainer.Step % settings.CheckpointEvery == 0 && cursor < n)
                 {
@@ -153,15 +151,16 @@ public static class TrainingRun
             reports[^1] = EpochReport.Create(reports.Count, last.TrainLoss, last.Samples, last.Seconds, model, trainer.Weights, data, training.Threads);
         }
         metrics.Dispose();
-        return Finish(dir, data, model, training, reports, trainer.Weights, trainSeconds, Wall(), writeMetrics: false);
+        return Finish(dir, data, model, training, reports, trainer.Weights, trainSeconds, Wall());
     }
 
     /// <summary>
-    /// Writes the end-of-run files: model.dtm, curves.png, summary.json, and metrics.csv epoch rows when the loop did not
-    /// write them itself (the actor simulation reports whole epochs only).
+    /// Writes the end-of-run files: model.dtm, curves.png and summary.json. <paramref name="lastEpochRowTo"/> is the open
+    /// metrics.csv of a run that wrote every row but the last epoch's (the actor simulation, whose epochs carry no train
+    /// evaluation): that row is written here with the final train evaluation, and the file closed.
     /// </summary>
     public static RunResult Finish(string dir, PreparedData data, Mlp model, TrainingOptions training, IReadOnlyList<EpochReport> reports,
-        float[] weights, double trainSeconds, double wallSeconds, bool writeMetrics = true)
+        float[] weights, double trainSeconds, double wallSeconds, MetricsCsv? lastEpochRowTo = null)
     {
         var all = reports.ToList();
         if (all[^1].Train is null)
@@ -169,14 +168,11 @@ public static class TrainingRun
             all[^1] = all[^1] with { Train = Evaluator.Evaluate(model, weights, data.Train, data.TargetScaling, training.Threads) };
         }
         var metricsPath = Path.Combine(dir, MetricsCsv.FileName);
-        if (writeMetrics)
+        if (lastEpochRowTo is not null)
         {
-            using var metrics = MetricsCsv.Open(metricsPath, keepUpToStep: null);
             var stepsPerEpoch = (data.Train.Count + training.BatchSize - 1) / training.BatchSize;
-            foreach (var r in all)
-            {
-                metrics.Epoch((long)r.Epoch * stepsPerEpoch, training.Optimizer.LearningRate, wallSeconds, r);
-            }
+            lastEpochRowTo.Epoch((long)all[^1].Epoch * stepsPerEpoch, training.Optimizer.LearningRate, wallSeconds, all[^1]);
+            lastEpochRowTo.Dispose();
         }
         var regression = data.Train.Task == TaskKind.Regression;
         CurvesPlot.Save(Path.Combine(dir, CurvesFileName), MetricsCsv.ReadCurve(metricsPath, regression), regression ? "RMSE" : "accuracy");
