@@ -206,7 +206,7 @@ public sealed class LiveProgressView : IProgressView
         {
             p = _progress;
         }
-        const int BarWidth = 30;
+        const int BarWidth = 20; // the whole line fits 80 columns
         var fraction = p.StepsPerEpoch > 0 ? Math.Clamp((double)p.StepInEpoch / p.StepsPerEpoch, 0, 1) : 0;
         var filled = (int)Math.Round(fraction * BarWidth);
         var bar = $"[green]{new string('━', filled)}[/][grey]{new string('━', BarWidth - filled)}[/]";
