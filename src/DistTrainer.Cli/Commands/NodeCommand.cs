@@ -152,7 +152,7 @@ public static class NodeCommand
         }
 
         var node = ClusterNode.Start(nodeOptions);
-        progress.Line($"node {node.Address} roles {string.Join(",", roles)} started");
+        Console.Error.WriteLine($"node {node.Address} roles {string.Join(",", roles)} started"); // even with --quiet: where the node listens
         var interrupted = 0;
         void OnSignal(PosixSignalContext context)
         {

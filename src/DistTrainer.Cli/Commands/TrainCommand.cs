@@ -42,7 +42,7 @@ public static class TrainCommand
         new("checkpoint-every", "also checkpoint every N optimizer steps (0: at epoch ends only)", Default: "0"),
         new("resume", "continue the run in this folder from its last checkpoint (--epochs may raise the total)"),
         new("json", "print one single-line JSON summary as the last line of stdout (progress goes to stderr)", TakesValue: false),
-        new("quiet", "no per-epoch progress", TakesValue: false),
+        new("quiet", "no progress (the run folder is still written)", TakesValue: false),
         new("help", "show this help", TakesValue: false),
     ];
 
