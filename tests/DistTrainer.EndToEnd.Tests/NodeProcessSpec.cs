@@ -15,7 +15,7 @@ public sealed class NodeProcessSpec : IDisposable
     [Fact]
     public async Task Coordinator_and_two_worker_processes_should_train_digits_and_every_process_should_exit_0()
     {
-        var (coordinator, workers) = StartCluster(epochs: 6);
+        var (coordinator, workers) = StartCluster(epochs: 6, extra: ["--out", "run", "--log-every", "20"]);
 
         var exit = await coordinator.WaitForExit(_jobTimeout);
         Assert.True(exit == 0, $"coordinator exit {exit}:\n{coordinator.Tail()}");
@@ -29,6 +29,15 @@ public sealed class NodeProcessSpec : IDisposable
         }
         // The JSON summary is also the last line of the coordinator's stdout (--json).
         Assert.Equal(result.ToJsonString(), coordinator.Stdout.TrimEnd().Split('\n')[^1]);
+
+        // Progress on stderr: a plain step line with both workers every 20 of the 6 × 46 steps, and the same windows,
+        // with their training accuracy, as step rows of run/metrics.csv.
+        var steps = coordinator.StderrLines.Select(l => l.Line).Where(l => l.StartsWith("step ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(276 / 20, steps.Count);
+        Assert.All(steps, l => Assert.Matches(@"^step \d+/276  epoch \d/6  loss \d+\.\d{4}  acc \d\.\d{4}  samples/s \d+  eta [\d:]+  workers w\d+:\d+:[\d.]+ms:[\d.]+s w\d+:\d+:[\d.]+ms:[\d.]+s$", l));
+        var rows = File.ReadAllLines(Path.Combine(_dir, "run", "metrics.csv")).Where(l => l.StartsWith("step,", StringComparison.Ordinal)).Select(l => l.Split(',')).ToList();
+        Assert.Equal(Enumerable.Range(1, 276 / 20).Select(i => (i * 20).ToString(System.Globalization.CultureInfo.InvariantCulture)), rows.Select(f => f[2]));
+        Assert.All(rows, f => Assert.InRange(double.Parse(f[4], System.Globalization.CultureInfo.InvariantCulture), 0, 1));
     }
 
     [Theory]
@@ -62,13 +71,13 @@ public sealed class NodeProcessSpec : IDisposable
         }
     }
 
-    private (NodeProcess Coordinator, NodeProcess[] Workers) StartCluster(int epochs, bool withClusterHocon = false, string hidden = "64")
+    private (NodeProcess Coordinator, NodeProcess[] Workers) StartCluster(int epochs, bool withClusterHocon = false, string hidden = "64", string[]? extra = null)
     {
         var port = NodeProcess.FreePort();
         var seed = $"akka.tcp://disttrainer@127.0.0.1:{port}";
         string[] config = withClusterHocon ? ["--config", Path.Combine(Paths.RepoRoot, "cluster.hocon"), "--seed-node", seed] : [];
         var coordinator = Track(NodeProcess.Start("coordinator", _dir, ["node", "--role", "coordinator,parameter-server", "--port", $"{port}",
-            "--min-workers", "2", "--epochs", $"{epochs}", "--hidden", hidden, "--lr", "0.005", "--seed", "3", "--result", "result.json", "--json", .. config]));
+            "--min-workers", "2", "--epochs", $"{epochs}", "--hidden", hidden, "--lr", "0.005", "--seed", "3", "--result", "result.json", "--json", .. config, .. extra ?? []]));
         var workers = Enumerable.Range(0, 2)
             .Select(i => Track(NodeProcess.Start($"worker-{i}", _dir, ["node", "--role", "worker", "--port", "0",
                 .. (withClusterHocon ? config : ["--seed-node", seed])])))
