@@ -106,16 +106,28 @@ public sealed class CoordinatorActorSpec : TestKit
         Assert.All(last.Workers, w => Assert.Equal(4, w.Steps));
     }
 
+    [Fact]
+    public void Coordinator_should_publish_progress_for_each_accepted_batch_in_async_mode()
+    {
+        var (coordinator, server, w0, _, _) = Start(TimeSpan.FromSeconds(30), listenerProbe: true, progressEvery: 1, mode: TrainingMode.Async);
+        var work = w0.ExpectMsg<ComputeGradient>();
+        coordinator.Tell(new GradientAccepted(0, 0, work.Step, work.Part, 1, work.Rows.Length, 2.0, 100, 7), server.Ref);
+
+        var progress = Listener!.ExpectMsg<TrainingProgress>();
+        Assert.Equal((1, 1, 1L, 10, 7L, 7L), (progress.Epoch, progress.StepInEpoch, progress.Step, progress.EpochSamples, progress.EpochCorrect, progress.TotalCorrect));
+        Assert.Equal([1L, 0L], progress.Workers.Select(w => w.Steps));
+    }
+
     private Akka.TestKit.TestProbe? Listener { get; set; }
 
     private (Akka.Actor.IActorRef Coordinator, Akka.TestKit.TestProbe Server, Akka.TestKit.TestProbe W0, Akka.TestKit.TestProbe W1, CoordinatorSettings Settings)
-        Start(TimeSpan timeout, bool listenerProbe = false, int progressEvery = 0)
+        Start(TimeSpan timeout, bool listenerProbe = false, int progressEvery = 0, TrainingMode mode = TrainingMode.Sync)
     {
         var server = CreateTestProbe();
         var w0 = CreateTestProbe();
         var w1 = CreateTestProbe();
         Listener = listenerProbe ? CreateTestProbe() : null;
-        var settings = new CoordinatorSettings(TrainingMode.Sync, 1, 10, 7, 40, Parameters, 2) { StepTimeout = timeout, ProgressEvery = progressEvery };
+        var settings = new CoordinatorSettings(mode, 1, 10, 7, 40, Parameters, 2) { StepTimeout = timeout, ProgressEvery = progressEvery };
         var coordinator = Sys.ActorOf(CoordinatorActor.Props(settings, server.Ref, null, Listener?.Ref));
         server.ExpectMsg<RegisterCoordinator>();
         coordinator.Tell(new RegisterWorker(0, Parameters), w0.Ref);

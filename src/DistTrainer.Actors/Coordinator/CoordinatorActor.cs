@@ -512,7 +512,6 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         _batchesDone++;
         var start = batch * _settings.BatchSize;
         Count(start, Math.Min(_settings.BatchSize, _settings.TrainCount - start), accepted);
-        ReportProgress(_batchesDone);
         if (_outstanding.Remove(batch, out var copies))
         {
             foreach (var copy in copies)
@@ -524,6 +523,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
                 }
             }
         }
+        ReportProgress(_batchesDone);
         if (_batchesDone == _batchDone.Length)
         {
             EndEpoch();
