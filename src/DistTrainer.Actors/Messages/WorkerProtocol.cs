@@ -25,9 +25,9 @@ public sealed record WorkerRejected(
 
 /// <summary>
 /// Compute the summed gradient over <see cref="Rows"/> (training-set row indices, all inside the worker's shard) and
-/// push it to the parameter server.
-/// <see cref="Step"/> is the global step (sync) or global batch index (async); (<see cref="Step"/>, <see cref="Part"/>)
-/// names this piece of work, so a re-driven copy is recognised and never counted twice. <see cref="Version"/> is the
+/// push it to the parameter server. <see cref="Step"/> is the global step (sync) or epoch · steps per epoch + the index
+/// of the async batch (async); (<see cref="Step"/>, <see cref="Part"/>) names this piece of work, so a re-driven copy
+/// is recognised and never counted twice. <see cref="Version"/> is the
 /// weights version to use (sync) or -1 for "the freshest you have" (async). <see cref="StepSamples"/> is the size of the
 /// whole global batch, which the parameter server waits for in sync mode.
 /// </summary>
