@@ -2,7 +2,6 @@ using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Event;
 using DistTrainer.Actors.Worker;
-using DistTrainer.Numerics.Data;
 using DistTrainer.Numerics.Models;
 
 namespace DistTrainer.Actors.Cluster;

@@ -6,7 +6,6 @@ using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.ParameterServer;
 using DistTrainer.Actors.Worker;
 using DistTrainer.Numerics;
-using DistTrainer.Numerics.Data;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Training;
 
