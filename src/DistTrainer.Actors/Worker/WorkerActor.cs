@@ -188,7 +188,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             return;
         }
         var rows = work.Rows ?? [];
-        var badRow = Array.FindIndex(rows, r => _shard.LocalIndex(r) < 0);
+        var badRow = -1;
+        for (var i = 0; i < rows.Length && badRow < 0; i++)
+        {
+            badRow = _shard.LocalIndex(rows[i]) < 0 ? i : -1;
+        }
         if (rows.Length == 0 || rows.Length > _targets.Length || badRow >= 0)
         {
             _log.Warning("worker {0} refused step {1} part {2}: {3}", WorkerId, work.Step, work.Part,
