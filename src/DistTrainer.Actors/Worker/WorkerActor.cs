@@ -147,7 +147,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _log.Debug("worker {0} ignored weights version {1}: it holds {2}", WorkerId, snapshot.Version, _version);
             return false;
         }
-        if (!tensor.AllFinite())
+        // A leased array comes from the parameter server in this process, which only applies finite gradients: the
+        // check is for weights that crossed the network, and would cost a pass on the step's critical path here.
+        if (snapshot.Lease is null && !tensor.AllFinite())
         {
             _log.Warning("worker {0} rejected weights version {1}: NaN or infinity", WorkerId, snapshot.Version);
             return false;
