@@ -22,7 +22,7 @@ public static class NodeCommand
     public const int ExitRefused = 3;
 
     private static readonly string[] _trainOptionNames =
-        ["data", "label", "task", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed", "threads"];
+        ["model", "data", "label", "task", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed", "threads", "cd-steps", "persistent"];
 
     public static readonly OptionSpec[] Options =
     [
@@ -67,7 +67,7 @@ public static class NodeCommand
         }
         var isCoordinator = roles.Contains(ClusterNode.CoordinatorRole);
         var isWorker = roles.Contains(ClusterNode.WorkerRole);
-        foreach (var name in new[] { "min-workers", "mode", "result", "step-timeout", "json", "quiet", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed" })
+        foreach (var name in new[] { "min-workers", "mode", "result", "step-timeout", "json", "quiet", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed", "cd-steps", "persistent" })
         {
             if (!isCoordinator && options.Has(name))
             {
@@ -79,7 +79,8 @@ public static class NodeCommand
         var json = options.Flag("json");
         var progress = options.Flag("quiet") ? TextWriter.Null : Console.Error;
         var job = TrainJob.FromOptions(options);
-        var data = isCoordinator || isWorker ? job.LoadData() : null;
+        var rbm = isCoordinator || isWorker ? RbmNode.FromOptions(options) : null;
+        var data = (isCoordinator || isWorker) && rbm is null ? job.LoadData() : null;
         var nodeOptions = new ClusterNodeOptions(roles)
         {
             SystemName = options.String("cluster-name", ClusterNode.DefaultSystemName),
@@ -90,14 +91,22 @@ public static class NodeCommand
             Config = LoadConfig(options.String("config")),
             LogLevel = options.String("log-level") ?? "INFO",
             JobId = jobId,
-            WorkerData = isWorker ? data!.Train : null,
+            WorkerData = isWorker ? rbm?.Train ?? data!.Train : null,
             WorkerThreads = job.Threads,
+            WorkerModel = rbm is null ? ModelKind.Mlp : ModelKind.Rbm,
         };
 
         PreparedData? prepared = null;
         Mlp? model = null;
         TrainingOptions? training = null;
-        if (isCoordinator)
+        if (isCoordinator && rbm is not null)
+        {
+            var mode = options.Choice("mode", TrainingMode.Sync, new Dictionary<string, TrainingMode> { ["sync"] = TrainingMode.Sync, ["async"] = TrainingMode.Async });
+            var stepTimeout = options.Has("step-timeout") ? TimeSpan.FromSeconds(options.Float("step-timeout", 10, min: 0.01f)) : (TimeSpan?)null;
+            nodeOptions = nodeOptions with { Job = rbm.CreateJob(jobId, mode, options.Int("min-workers", 1, min: 1), stepTimeout, progress) };
+            progress.WriteLine(rbm.Describe(mode));
+        }
+        else if (isCoordinator)
         {
             prepared = data!;
             var spec = job.CreateSpec(prepared);
@@ -143,7 +152,7 @@ public static class NodeCommand
             var outcome = WaitJob(node);
             if (outcome is { Succeeded: true })
             {
-                jsonLine = BuildSummary(prepared!, model!, training!, outcome.Result!).ToJsonString();
+                jsonLine = (rbm is not null ? rbm.Summarize(outcome.Result!, progress) : BuildSummary(prepared!, model!, training!, outcome.Result!)).ToJsonString();
                 if (options.String("result") is { } path)
                 {
                     File.WriteAllText(path, jsonLine + Environment.NewLine);

@@ -94,53 +94,10 @@ public static class RbmRun
             return 0;
         }
 
-        RbmClassifierResult? classifier = null;
-        var classifierSeconds = 0.0;
-        if (train.Task == TaskKind.Classification && train.ClassCount > 1 && test is not null)
-        {
-            var classifierClock = Stopwatch.StartNew();
-            classifier = RbmPipeline.FitClassifier(model, outcome.Weights, train, test, pipeline);
-            classifierSeconds = classifierClock.Elapsed.TotalSeconds;
-            view.Line(string.Create(CultureInfo.InvariantCulture,
-                $"softmax on the {job.Hidden} hidden-unit probabilities ({pipeline.ClassifierEpochs} epochs, {classifierSeconds:F1}s): train_acc {classifier.TrainAccuracy:F4}  test_acc {classifier.Test.Accuracy:F4}"));
-        }
+        var (summary, classifier) = Summarize(loaded.Name, model, outcome.Weights, train, test, pipeline, training, outcome.Last, outcome.Epochs,
+            outcome.TrainSeconds, outcome.WallBefore + clock.Elapsed.TotalSeconds, view.Line);
         var trained = TrainedModel.FromRbm(loaded.Name, train, scaler, model, outcome.Weights, classifier?.Model, classifier is null ? [] : classifier.Weights);
         trained.Save(Path.Combine(dir, TrainingRun.ModelFileName));
-
-        var last = outcome.Last;
-        var summary = new JsonObject
-        {
-            ["dataset"] = loaded.Name,
-            ["task"] = train.Task == TaskKind.Classification ? "classification" : "regression",
-            ["model"] = spec.ToString(),
-            ["parameters"] = model.ParameterCount,
-            ["epochs"] = outcome.Epochs,
-            ["batch"] = training.BatchSize,
-            ["optimizer"] = training.Optimizer.Kind.ToString().ToLowerInvariant(),
-            ["learning_rate"] = training.Optimizer.LearningRate,
-            ["weight_decay"] = training.Optimizer.WeightDecay,
-            ["cd_steps"] = pipeline.Rbm.CdSteps,
-            ["persistent"] = pipeline.Rbm.Persistent,
-            ["seed"] = training.Seed,
-            ["threads"] = training.Threads,
-            ["train_samples"] = train.Count,
-            ["test_samples"] = test?.Count ?? 0,
-            ["final_train_loss"] = Summary.Number(last.TrainLoss),
-            ["reconstruction_error"] = Summary.Number(test is null ? last.TrainReconstructionError : last.TestReconstructionError),
-            ["pseudo_log_likelihood"] = Summary.Number(test is null ? last.TrainPseudoLogLikelihood : last.TestPseudoLogLikelihood),
-            ["train_reconstruction_error"] = Summary.Number(last.TrainReconstructionError),
-            ["train_pseudo_log_likelihood"] = Summary.Number(last.TrainPseudoLogLikelihood),
-        };
-        if (classifier is not null)
-        {
-            summary["train_accuracy"] = Summary.Number(classifier.TrainAccuracy);
-            summary["test_accuracy"] = Summary.Number(classifier.Test.Accuracy);
-            summary["classifier_seconds"] = Summary.Number(classifierSeconds);
-        }
-        var samples = (long)train.Count * outcome.Epochs;
-        summary["samples_per_second"] = Summary.Number(outcome.TrainSeconds > 0 ? samples / outcome.TrainSeconds : 0);
-        summary["train_seconds"] = Summary.Number(outcome.TrainSeconds);
-        summary["wall_seconds"] = Summary.Number(outcome.WallBefore + clock.Elapsed.TotalSeconds);
         if (simulation is not null)
         {
             summary["workers"] = simulation.Workers;
@@ -164,6 +121,60 @@ public static class RbmRun
             view.Line($"wrote {Path.Combine(dir, TrainingRun.ModelFileName)}, {MetricsCsv.FileName}, {TrainingRun.CurvesFileName}, {TrainingRun.SummaryFileName}");
         }
         return 0;
+    }
+
+    /// <summary>
+    /// After RBM training (single-process, simulated or on a cluster): fits the softmax classifier on the hidden-unit
+    /// probabilities when the data has class labels and a test split, and builds the `--json` summary.
+    /// </summary>
+    internal static (JsonObject Summary, RbmClassifierResult? Classifier) Summarize(
+        string datasetName, Rbm model, float[] weights, Dataset train, Dataset? test, RbmPipelineOptions pipeline, TrainingOptions training,
+        RbmEpochMetrics last, int epochs, double trainSeconds, double wallSeconds, Action<string> log)
+    {
+        RbmClassifierResult? classifier = null;
+        var classifierSeconds = 0.0;
+        if (train.Task == TaskKind.Classification && train.ClassCount > 1 && test is not null)
+        {
+            var classifierClock = Stopwatch.StartNew();
+            classifier = RbmPipeline.FitClassifier(model, weights, train, test, pipeline);
+            classifierSeconds = classifierClock.Elapsed.TotalSeconds;
+            log(string.Create(CultureInfo.InvariantCulture,
+                $"softmax on the {model.Hidden} hidden-unit probabilities ({pipeline.ClassifierEpochs} epochs, {classifierSeconds:F1}s): train_acc {classifier.TrainAccuracy:F4}  test_acc {classifier.Test.Accuracy:F4}"));
+        }
+        var summary = new JsonObject
+        {
+            ["dataset"] = datasetName,
+            ["task"] = train.Task == TaskKind.Classification ? "classification" : "regression",
+            ["model"] = model.Spec.ToString(),
+            ["parameters"] = model.ParameterCount,
+            ["epochs"] = epochs,
+            ["batch"] = training.BatchSize,
+            ["optimizer"] = training.Optimizer.Kind.ToString().ToLowerInvariant(),
+            ["learning_rate"] = training.Optimizer.LearningRate,
+            ["weight_decay"] = training.Optimizer.WeightDecay,
+            ["cd_steps"] = pipeline.Rbm.CdSteps,
+            ["persistent"] = pipeline.Rbm.Persistent,
+            ["seed"] = training.Seed,
+            ["threads"] = training.Threads,
+            ["train_samples"] = train.Count,
+            ["test_samples"] = test?.Count ?? 0,
+            ["final_train_loss"] = Summary.Number(last.TrainLoss),
+            ["reconstruction_error"] = Summary.Number(test is null ? last.TrainReconstructionError : last.TestReconstructionError),
+            ["pseudo_log_likelihood"] = Summary.Number(test is null ? last.TrainPseudoLogLikelihood : last.TestPseudoLogLikelihood),
+            ["train_reconstruction_error"] = Summary.Number(last.TrainReconstructionError),
+            ["train_pseudo_log_likelihood"] = Summary.Number(last.TrainPseudoLogLikelihood),
+        };
+        if (classifier is not null)
+        {
+            summary["train_accuracy"] = Summary.Number(classifier.TrainAccuracy);
+            summary["test_accuracy"] = Summary.Number(classifier.Test.Accuracy);
+            summary["classifier_seconds"] = Summary.Number(classifierSeconds);
+        }
+        var samples = (long)train.Count * epochs;
+        summary["samples_per_second"] = Summary.Number(trainSeconds > 0 ? samples / trainSeconds : 0);
+        summary["train_seconds"] = Summary.Number(trainSeconds);
+        summary["wall_seconds"] = Summary.Number(wallSeconds);
+        return (summary, classifier);
     }
 
     /// <summary>A resume must see the same data and must have epochs left to train (or exactly none).</summary>
