@@ -1,10 +1,12 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace DistTrainer.Numerics.Optimizers;
 
 /// <summary>Plain gradient descent: w ← w − η(g + λw).</summary>
 public sealed class Sgd(float learningRate, float weightDecay) : IOptimizer
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a short run's thousands of tiny steps would start as tier-0 code
     public void Step(Span<float> weights, ReadOnlySpan<float> gradients)
     {
         OptimizerGuard.CheckLengths(weights, gradients);
