@@ -37,6 +37,8 @@ public sealed class DistTrainerSerializer : SerializerWithStringManifest
         (typeof(GradientRejected), "gr"),
         (typeof(StepApplied), "sa"),
         (typeof(RegisterCoordinator), "rc"),
+        (typeof(AssignShard), "as"),
+        (typeof(ShardReady), "sr"),
     ];
 
     private static readonly Dictionary<Type, string> _manifestByType = _table.ToDictionary(e => e.Type, e => e.Manifest);

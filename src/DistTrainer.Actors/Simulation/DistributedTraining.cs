@@ -83,8 +83,7 @@ public static class DistributedTraining
             var evaluate = CreateEvaluator(model, options);
             var coordinator = system.ActorOf(CoordinatorActor.Props(coordinatorSettings, parameterServer, evaluate, observer), "coordinator");
 
-            var train = options.Train;
-            Func<Dataset> load = () => train; // in-process: every worker "loads" the same immutable training split
+            var data = new InMemoryTrainingData(options.Train); // each worker copies out only the rows of its shard
             for (var i = 0; i < options.Workers; i++)
             {
                 var workerSettings = new WorkerSettings(i, options.Model, batch, training.Threads)
@@ -96,7 +95,7 @@ public static class DistributedTraining
                     CrashAt = options.Crashes.Where(c => c.Worker == i).OrderBy(c => c.Epoch).Select(c => (CrashPoint?)new CrashPoint(c.Epoch - 1,
                         CrashBatchIndex(training.Seed, c.Epoch, coordinatorSettings.StepsPerEpoch))).FirstOrDefault(),
                 };
-                system.ActorOf(WorkerActor.Props(workerSettings, load, coordinator, parameterServer), $"worker-{i}");
+                system.ActorOf(WorkerActor.Props(workerSettings, data, coordinator, parameterServer), $"worker-{i}");
             }
 
             var outcome = await finished.Task.ConfigureAwait(false);

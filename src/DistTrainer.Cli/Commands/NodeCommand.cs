@@ -13,7 +13,7 @@ namespace DistTrainer.Cli.Commands;
 
 /// <summary>
 /// `disttrainer node`: one process of a cluster job. Roles: coordinator (takes the training options, writes the result),
-/// parameter-server, worker (loads --data itself). Exit codes: 0 the job finished and the node left the cluster;
+/// parameter-server, worker (reads --data itself and keeps only its shard). Exit codes: 0 the job finished and the node left the cluster;
 /// 1 the job failed or the node was downed; 2 usage; 3 the node was refused (another job or other data);
 /// 130/143 interrupted by SIGINT/SIGTERM (after a graceful leave).
 /// </summary>
@@ -79,8 +79,9 @@ public static class NodeCommand
         var json = options.Flag("json");
         var progress = options.Flag("quiet") ? TextWriter.Null : Console.Error;
         var job = TrainJob.FromOptions(options);
-        var rbm = isCoordinator || isWorker ? RbmNode.FromOptions(options) : null;
-        var data = (isCoordinator || isWorker) && rbm is null ? job.LoadData() : null;
+        var rbmModel = RbmNode.Requested(options);
+        var rbm = isCoordinator && rbmModel ? RbmNode.FromOptions(options) : null;
+        var data = isCoordinator && !rbmModel ? job.LoadData() : null;
         var nodeOptions = new ClusterNodeOptions(roles)
         {
             SystemName = options.String("cluster-name", ClusterNode.DefaultSystemName),
@@ -91,9 +92,10 @@ public static class NodeCommand
             Config = LoadConfig(options.String("config")),
             LogLevel = options.String("log-level") ?? "INFO",
             JobId = jobId,
-            WorkerData = isWorker ? rbm?.Train ?? data!.Train : null,
+            // A worker reads --data on its own machine (at start and for each shard) and keeps only its shard's rows.
+            WorkerData = !isWorker ? null : rbmModel ? () => RbmNode.LoadTrain(options) : () => job.LoadData().Train,
             WorkerThreads = job.Threads,
-            WorkerModel = rbm is null ? ModelKind.Mlp : ModelKind.Rbm,
+            WorkerModel = rbmModel ? ModelKind.Rbm : ModelKind.Mlp,
         };
 
         PreparedData? prepared = null;

@@ -35,8 +35,8 @@ internal sealed class RbmNode
     public TrainingOptions Training { get; }
     public Rbm Model { get; }
 
-    /// <summary>The RBM job of a coordinator or worker node, or null when --model is not rbm.</summary>
-    public static RbmNode? FromOptions(ParsedOptions options)
+    /// <summary>Whether --model rbm was given; RBM-only options without it (and MLP-only ones with it) are usage errors.</summary>
+    public static bool Requested(ParsedOptions options)
     {
         if (options.Choice("model", ModelKind.Mlp, new Dictionary<string, ModelKind> { ["mlp"] = ModelKind.Mlp, ["rbm"] = ModelKind.Rbm }) != ModelKind.Rbm)
         {
@@ -44,22 +44,35 @@ internal sealed class RbmNode
             {
                 throw new UsageException("--cd-steps and --persistent apply to --model rbm");
             }
-            return null;
+            return false;
         }
         if (options.Has("activation"))
         {
             throw new UsageException("--activation applies to --model mlp only");
         }
+        return true;
+    }
+
+    /// <summary>A worker node's training split, min-max scaled on itself as `train --model rbm` scales it.</summary>
+    public static Dataset LoadTrain(ParsedOptions options) => Load(RbmRun.RbmJob.FromOptions(options)).Train;
+
+    /// <summary>The RBM job of the coordinator node (--model rbm).</summary>
+    public static RbmNode FromOptions(ParsedOptions options)
+    {
         var job = RbmRun.RbmJob.FromOptions(options);
-        var loaded = DatasetCatalog.Load(job.Data, job.Label, job.Task);
-        var scaler = MinMaxScaler.Fit(loaded.Train);
-        var train = scaler.Apply(loaded.Train);
-        var test = loaded.Test.Count > 0 ? scaler.Apply(loaded.Test) : null;
+        var (name, train, test) = Load(job);
         var pipeline = job.PipelineOptions(train.Count);
         var training = new TrainingOptions(pipeline.Epochs, pipeline.BatchSize, pipeline.Optimizer, job.Seed, job.Threads);
         training.Validate();
         var model = new Rbm(Rbm.CreateSpec(train.FeatureCount, job.Hidden), pipeline.Rbm with { Seed = job.Seed });
-        return new RbmNode(loaded.Name, train, test, pipeline, training, model);
+        return new RbmNode(name, train, test, pipeline, training, model);
+    }
+
+    private static (string Name, Dataset Train, Dataset? Test) Load(RbmRun.RbmJob job)
+    {
+        var loaded = DatasetCatalog.Load(job.Data, job.Label, job.Task);
+        var scaler = MinMaxScaler.Fit(loaded.Train);
+        return (loaded.Name, scaler.Apply(loaded.Train), loaded.Test.Count > 0 ? scaler.Apply(loaded.Test) : null);
     }
 
     /// <summary>The coordinator's job: the spec every node checks, and the per-epoch RBM metrics.</summary>
