@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using DistTrainer.Numerics.Data;
+using DistTrainer.Numerics.Models;
 
 namespace DistTrainer.Actors.Cluster;
 
@@ -43,6 +44,9 @@ public sealed record ClusterNodeOptions(IReadOnlyList<string> Roles)
 
     /// <summary>Compute threads of a worker node's gradient kernels.</summary>
     public int WorkerThreads { get; init; } = 1;
+
+    /// <summary>The model kind a worker node's data was prepared for; the coordinator refuses a node whose kind differs from the job's.</summary>
+    public ModelKind WorkerModel { get; init; } = ModelKind.Mlp;
 }
 
 /// <summary>
@@ -193,7 +197,7 @@ public sealed class ClusterNode
             }
             if (roles.Contains(WorkerRole))
             {
-                system.ActorOf(WorkerHost.Props(options.JobId, workerData!, options.WorkerThreads, outcome), CoordinatorHost.WorkerHostName);
+                system.ActorOf(WorkerHost.Props(options.JobId, workerData!, options.WorkerThreads, outcome, options.WorkerModel), CoordinatorHost.WorkerHostName);
             }
             if (!roles.Contains(CoordinatorRole))
             {

@@ -18,7 +18,8 @@ public interface IClusterProtocolMessage
 /// <summary>
 /// Everything a node needs to take part in a job: the model shape, the optimizer, the schedule, and what the training
 /// data must look like (feature count, classes, row count and a content fingerprint), so a node holding other data
-/// or another model is refused before it can disturb the job.
+/// or another model is refused before it can disturb the job. <see cref="CdSteps"/> and <see cref="PersistentChains"/>
+/// are an RBM's (<see cref="RbmOptions"/>; its sampling seed is <see cref="Seed"/>), ignored for an MLP.
 /// </summary>
 [MessagePackObject]
 public sealed record JobSpec(
@@ -41,18 +42,25 @@ public sealed record JobSpec(
     [property: Key(16)] int BatchSize,
     [property: Key(17)] int Epochs,
     [property: Key(18)] int ParameterCount,
-    [property: Key(19)] DataDescription Data) : IClusterProtocolMessage
+    [property: Key(19)] DataDescription Data,
+    [property: Key(20)] int CdSteps = 1,
+    [property: Key(21)] int PersistentChains = 0) : IClusterProtocolMessage
 {
     [IgnoreMember]
     public ModelSpec Model => new(Kind, Inputs, Hidden, Outputs, Activation, Task);
 
+    /// <summary>How every worker of an RBM job estimates its gradient (the job seed seeds the sampling); null for an MLP.</summary>
+    [IgnoreMember]
+    public RbmOptions? Rbm => Kind == ModelKind.Rbm ? new RbmOptions(CdSteps, PersistentChains, Seed: Seed) : null;
+
     [IgnoreMember]
     public OptimizerOptions OptimizerOptions => new(Optimizer, LearningRate, Momentum, WeightDecay, Beta1, Beta2, Epsilon);
 
-    public static JobSpec Create(string jobId, ModelSpec model, OptimizerOptions optimizer, TrainingMode mode, int seed, int batchSize, int epochs, int parameterCount, DataDescription data) =>
+    public static JobSpec Create(string jobId, ModelSpec model, OptimizerOptions optimizer, TrainingMode mode, int seed, int batchSize, int epochs, int parameterCount, DataDescription data,
+        RbmOptions? rbm = null) =>
         new(jobId, model.Kind, model.Inputs, model.Hidden, model.Outputs, model.Activation, model.Task, mode,
             optimizer.Kind, optimizer.LearningRate, optimizer.Momentum, optimizer.WeightDecay, optimizer.Beta1, optimizer.Beta2, optimizer.Epsilon,
-            seed, batchSize, epochs, parameterCount, data);
+            seed, batchSize, epochs, parameterCount, data, rbm?.CdSteps ?? 1, rbm?.PersistentChains ?? 0);
 
     public override string ToString() => $"job \"{JobId}\": {Model}, {Mode.ToString().ToLowerInvariant()}, {ParameterCount:N0} parameters, {Data}";
 }
@@ -92,12 +100,16 @@ public sealed record DataDescription(
     }
 }
 
-/// <summary>A worker node asks the coordinator for work in job <see cref="JobId"/>; it repeats until answered.</summary>
+/// <summary>
+/// A worker node asks the coordinator for work in job <see cref="JobId"/>; it repeats until answered. <see cref="Kind"/>
+/// is the model its data was prepared for (an MLP's inputs are standardized, an RBM's min-max scaled to [0, 1]).
+/// </summary>
 [MessagePackObject]
 public sealed record JoinJob(
     [property: Key(0)] string JobId,
     [property: Key(1)] string Node,
-    [property: Key(2)] DataDescription Data) : IClusterProtocolMessage;
+    [property: Key(2)] DataDescription Data,
+    [property: Key(3)] ModelKind Kind = ModelKind.Mlp) : IClusterProtocolMessage;
 
 /// <summary>
 /// The coordinator takes the worker node into the job: its worker id, the job and where the coordinator and the

@@ -149,6 +149,12 @@ public sealed class CoordinatorHost : ReceiveActor, IWithStash, IWithTimers
             Refuse(m, $"it asks for job \"{m.JobId}\", this cluster runs job \"{_job.Spec.JobId}\"");
             return;
         }
+        if (m.Kind != _job.Spec.Kind)
+        {
+            var kind = _job.Spec.Kind.ToString().ToLowerInvariant();
+            Refuse(m, $"it prepared its data for an {m.Kind.ToString().ToLowerInvariant()}, the job trains {_job.Spec.Model}; start the worker with --model {kind}");
+            return;
+        }
         if (_job.Spec.Data.Mismatch(m.Data) is { } mismatch)
         {
             Refuse(m, mismatch);

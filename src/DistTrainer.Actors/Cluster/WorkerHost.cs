@@ -19,11 +19,13 @@ public sealed class WorkerHost : ReceiveActor, IWithTimers
     private readonly ReloadingTrainingData _train;
     private readonly int _threads;
     private readonly NodeOutcome _outcome;
+    private readonly ModelKind _kind;
     private readonly IActorRef _coordinatorProxy;
     private IActorRef _worker = ActorRefs.Nobody;
 
-    public WorkerHost(string jobId, ReloadingTrainingData train, int threads, NodeOutcome outcome)
+    public WorkerHost(string jobId, ReloadingTrainingData train, int threads, NodeOutcome outcome, ModelKind kind = ModelKind.Mlp)
     {
+        _kind = kind;
         _jobId = jobId;
         _train = train;
         _threads = threads;
@@ -32,7 +34,7 @@ public sealed class WorkerHost : ReceiveActor, IWithTimers
             ClusterSingletonProxySettings.Create(Context.System).WithRole(ClusterNode.CoordinatorRole).WithSingletonName(ClusterNode.CoordinatorSingletonName)),
             "coordinator-proxy");
 
-        Receive<AskToJoin>(_ => _coordinatorProxy.Tell(new JoinJob(_jobId, Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString(), _train.Description), Self));
+        Receive<AskToJoin>(_ => _coordinatorProxy.Tell(new JoinJob(_jobId, Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString(), _train.Description, _kind), Self));
         Receive<JobOffer>(OnOffer);
         Receive<JobRefused>(m =>
         {
@@ -56,8 +58,8 @@ public sealed class WorkerHost : ReceiveActor, IWithTimers
         });
     }
 
-    public static Props Props(string jobId, ReloadingTrainingData train, int threads, NodeOutcome outcome) =>
-        Akka.Actor.Props.Create(() => new WorkerHost(jobId, train, threads, outcome));
+    public static Props Props(string jobId, ReloadingTrainingData train, int threads, NodeOutcome outcome, ModelKind kind = ModelKind.Mlp) =>
+        Akka.Actor.Props.Create(() => new WorkerHost(jobId, train, threads, outcome, kind));
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -75,7 +77,8 @@ public sealed class WorkerHost : ReceiveActor, IWithTimers
             return; // a repeated offer answers a repeated JoinJob
         }
         var spec = offer.Job;
-        var mismatch = spec.Data.Mismatch(_train.Description)
+        var mismatch = (spec.Kind != _kind ? $"the job trains {spec.Model}, this node's data was prepared for an {_kind.ToString().ToLowerInvariant()}" : null)
+            ?? spec.Data.Mismatch(_train.Description)
             ?? (spec.Inputs != _train.FeatureCount ? $"the job's model takes {spec.Inputs} inputs, this node's data has {_train.FeatureCount} features" : null);
         if (mismatch is { } reason)
         {
@@ -90,6 +93,7 @@ public sealed class WorkerHost : ReceiveActor, IWithTimers
         var settings = DistTrainerSettings.Create(Context.System);
         var workerSettings = new WorkerSettings(offer.WorkerId, spec.Model, spec.BatchSize, _threads)
         {
+            Rbm = spec.Rbm,
             ChunkFloats = settings.ChunkFloats,
             MaxOpenTransfers = settings.MaxOpenTransfers,
         };

@@ -6,6 +6,7 @@ using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.ParameterServer;
 using DistTrainer.Actors.Worker;
 using DistTrainer.Numerics;
+using DistTrainer.Numerics.Data;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Training;
 
@@ -147,15 +148,7 @@ public static class DistributedTraining
     {
         if (model is Rbm rbm)
         {
-            var train = options.Train;
-            var rbmTest = options.Test is { Count: > 0 } t ? t : null;
-            var seed = options.Training.Seed;
-            var threads = options.Training.Threads;
-            return w =>
-            {
-                var metrics = RbmPipeline.Measure(rbm, w, train, rbmTest, seed, rbm.CreateWorkspace(256, threads));
-                return new Evaluation(rbmTest is null ? metrics.TrainReconstructionError : metrics.TestReconstructionError, null, null, null, null) { Rbm = metrics };
-            };
+            return RbmEvaluator(rbm, options.Train, options.Test, options.Training.Seed, options.Training.Threads);
         }
         if (options.Test is not { Count: > 0 } test || model is not Mlp mlp)
         {
@@ -163,6 +156,20 @@ public static class DistributedTraining
         }
         var scaling = options.TargetScaling;
         return w => Evaluator.Evaluate(mlp, w, test, scaling);
+    }
+
+    /// <summary>
+    /// An RBM job's per-epoch evaluation (simulation and cluster coordinator alike): <see cref="RbmPipeline.Measure"/> on
+    /// the train and test splits, the test reconstruction error (train without a test split) as the loss.
+    /// </summary>
+    public static Func<float[], Evaluation> RbmEvaluator(Rbm rbm, Dataset train, Dataset? test, int seed, int threads)
+    {
+        var rbmTest = test is { Count: > 0 } ? test : null;
+        return w =>
+        {
+            var metrics = RbmPipeline.Measure(rbm, w, train, rbmTest, seed, rbm.CreateWorkspace(256, threads));
+            return new Evaluation(rbmTest is null ? metrics.TrainReconstructionError : metrics.TestReconstructionError, null, null, null, null) { Rbm = metrics };
+        };
     }
 
     /// <summary>Forwards the coordinator's reports to the caller.</summary>

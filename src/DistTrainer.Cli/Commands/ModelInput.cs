@@ -39,7 +39,7 @@ public static class ModelInput
         return map;
     }
 
-    /// <summary>A dataset's rows with the features in the model's order, standardized with the training statistics.</summary>
+    /// <summary>A dataset's rows with the features in the model's order, scaled with the training statistics.</summary>
     public static Dataset Prepare(TrainedModel model, Dataset data)
     {
         var map = MatchColumns(model, data.FeatureNames, data.Name, allowLabel: false);
@@ -56,19 +56,19 @@ public static class ModelInput
         var targets = data.Targets;
         if (model.Task == TaskKind.Classification)
         {
-            var bad = Array.FindIndex(targets, t => t >= model.Spec.Outputs);
+            var bad = Array.FindIndex(targets, t => t >= model.ClassCount);
             if (bad >= 0)
             {
                 throw new DataFormatException(
-                    $"{data.Name}: label {targets[bad].ToString(CultureInfo.InvariantCulture)} is not one of the model's {model.Spec.Outputs} classes");
+                    $"{data.Name}: label {targets[bad].ToString(CultureInfo.InvariantCulture)} is not one of the model's {model.ClassCount} classes");
             }
         }
         else
         {
             targets = model.TargetScaling.Apply(targets);
         }
-        var ordered = new Dataset(data.Name, model.FeatureNames, model.LabelName, model.Task, model.Spec.Outputs, features, targets);
-        return model.Standardizer.Apply(ordered);
+        var ordered = new Dataset(data.Name, model.FeatureNames, model.LabelName, model.Task, model.ClassCount, features, targets);
+        return model.Scaler.Apply(ordered);
     }
 
     /// <summary>Reads a numeric CSV of feature rows (header first) into model-ordered raw rows.</summary>

@@ -25,7 +25,7 @@ public static class NodeCommand
     public const int ExitRefused = 3;
 
     private static readonly string[] _trainOptionNames =
-        ["data", "label", "task", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed", "threads"];
+        ["model", "data", "label", "task", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed", "threads", "cd-steps", "persistent"];
 
     public static readonly OptionSpec[] Options =
     [
@@ -72,7 +72,7 @@ public static class NodeCommand
         }
         var isCoordinator = roles.Contains(ClusterNode.CoordinatorRole);
         var isWorker = roles.Contains(ClusterNode.WorkerRole);
-        foreach (var name in new[] { "min-workers", "mode", "result", "step-timeout", "out", "log-every", "json", "quiet", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed" })
+        foreach (var name in new[] { "min-workers", "mode", "result", "step-timeout", "out", "log-every", "json", "quiet", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed", "cd-steps", "persistent" })
         {
             if (!isCoordinator && options.Has(name))
             {
@@ -88,7 +88,9 @@ public static class NodeCommand
         var logEvery = options.Int("log-every", 50, min: 0);
         MetricsCsv? metrics = null;
         var job = TrainJob.FromOptions(options);
-        var data = isCoordinator ? job.LoadData() : null;
+        var rbmModel = RbmNode.Requested(options);
+        var rbm = isCoordinator && rbmModel ? RbmNode.FromOptions(options) : null;
+        var data = isCoordinator && !rbmModel ? job.LoadData() : null;
         var nodeOptions = new ClusterNodeOptions(roles)
         {
             SystemName = options.String("cluster-name", ClusterNode.DefaultSystemName),
@@ -100,14 +102,22 @@ public static class NodeCommand
             LogLevel = options.String("log-level") ?? "INFO",
             JobId = jobId,
             // A worker reads --data on its own machine (at start and for each shard) and keeps only its shard's rows.
-            WorkerData = isWorker ? () => job.LoadData().Train : null,
+            WorkerData = !isWorker ? null : rbmModel ? () => RbmNode.LoadTrain(options) : () => job.LoadData().Train,
             WorkerThreads = job.Threads,
+            WorkerModel = rbmModel ? ModelKind.Rbm : ModelKind.Mlp,
         };
 
         PreparedData? prepared = null;
         Mlp? model = null;
         TrainingOptions? training = null;
-        if (isCoordinator)
+        if (isCoordinator && rbm is not null)
+        {
+            var mode = options.Choice("mode", TrainingMode.Sync, new Dictionary<string, TrainingMode> { ["sync"] = TrainingMode.Sync, ["async"] = TrainingMode.Async });
+            var stepTimeout = options.Has("step-timeout") ? TimeSpan.FromSeconds(options.Float("step-timeout", 10, min: 0.01f)) : (TimeSpan?)null;
+            nodeOptions = nodeOptions with { Job = rbm.CreateJob(jobId, mode, options.Int("min-workers", 1, min: 1), stepTimeout, progress.Line) };
+            progress.Line(rbm.Describe(mode));
+        }
+        else if (isCoordinator)
         {
             prepared = data!;
             var spec = job.CreateSpec(prepared);
@@ -174,7 +184,7 @@ public static class NodeCommand
             var outcome = WaitJob(node);
             if (outcome is { Succeeded: true })
             {
-                jsonLine = BuildSummary(prepared!, model!, training!, outcome.Result!).ToJsonString();
+                jsonLine = (rbm is not null ? rbm.Summarize(outcome.Result!, progress.Line) : BuildSummary(prepared!, model!, training!, outcome.Result!)).ToJsonString();
                 if (options.String("result") is { } path)
                 {
                     File.WriteAllText(path, jsonLine + Environment.NewLine);

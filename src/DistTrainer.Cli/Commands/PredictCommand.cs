@@ -32,6 +32,10 @@ public static class PredictCommand
         var inputPath = options.String("input") ?? throw new UsageException("predict needs --input CSV");
         var threads = options.Int("threads", 1, min: 1, max: 256);
         var model = TrainedModel.Load(modelPath);
+        if (model.Model is null)
+        {
+            throw new UsageException($"{modelPath}: this RBM was trained on data without class labels, so it has no classifier to predict with; `disttrainer evaluate` reports its reconstruction error and pseudo-log-likelihood");
+        }
         var rows = ModelInput.ReadRows(model, inputPath, out var count);
         var lines = Format(model, model.Predict(rows, count, threads), count);
         var output = options.String("output");
@@ -56,7 +60,7 @@ public static class PredictCommand
         if (model.Task == TaskKind.Classification)
         {
             lines.Add($"{model.LabelName},probability");
-            var classes = model.Spec.Outputs;
+            var classes = model.ClassCount;
             for (var r = 0; r < count; r++)
             {
                 var probabilities = outputs.AsSpan(r * classes, classes);

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using DistTrainer.Actors.Simulation;
+using DistTrainer.Cli.ModelFiles;
+using DistTrainer.Cli.Run;
 using DistTrainer.Numerics.Data;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Optimizers;
@@ -17,13 +19,12 @@ namespace DistTrainer.Cli.Commands;
 public static class RbmRun
 {
     /// <summary>Options that only make sense for an MLP; given with --model rbm they are a usage error.</summary>
-    /// <remarks>Run folders, model files and checkpoints hold MLPs only so far.</remarks>
-    private static readonly string[] _mlpOnlyOptions = ["activation", "pretrain", "pretrain-epochs", "out", "log-every", "checkpoint-every", "resume"];
+    private static readonly string[] _mlpOnlyOptions = ["activation", "pretrain", "pretrain-epochs"];
 
     /// <summary>The RBM options of `train`: they apply to --model rbm and to --pretrain rbm.</summary>
     private static readonly string[] _rbmOptions = ["cd-steps", "persistent"];
 
-    public static int Run(ParsedOptions options, bool json, TextWriter progress)
+    public static int Run(ParsedOptions options, bool json)
     {
         foreach (var name in _mlpOnlyOptions)
         {
@@ -33,49 +34,120 @@ public static class RbmRun
             }
         }
         var clock = Stopwatch.StartNew();
-        var job = RbmJob.FromOptions(options);
+        var simulation = SimulationSettings.FromOptions(options);
+        var resumeDir = options.String("resume");
+        if (simulation is not null && (resumeDir is not null || options.Has("checkpoint-every")))
+        {
+            throw new UsageException("--resume and --checkpoint-every work in single-process training only (without --workers)");
+        }
+        Checkpoint? checkpoint = null;
+        RbmJob job;
+        string dir;
+        if (resumeDir is not null)
+        {
+            if (options.String("out") is { } outDir && Path.GetFullPath(outDir) != Path.GetFullPath(resumeDir))
+            {
+                throw new UsageException("--out and --resume name different folders; a resumed run continues in its own folder");
+            }
+            checkpoint = Checkpoint.Load(Path.Combine(resumeDir, Checkpoint.FileName));
+            job = RbmJob.ForResume(checkpoint, options, resumeDir);
+            dir = resumeDir;
+        }
+        else
+        {
+            job = RbmJob.FromOptions(options);
+            dir = RunDirectory.Create(options.String("out"), DateTime.Now);
+        }
+        var settings = new RunSettings(dir, options.Int("log-every", 50, min: 0), options.Int("checkpoint-every", 0, min: 0));
+
         var loaded = DatasetCatalog.Load(job.Data, job.Label, job.Task);
-        var (train, testSplit) = RbmPipeline.ScaleToUnitInterval(loaded.Train, loaded.Test);
+        var scaler = MinMaxScaler.Fit(loaded.Train);
+        var train = scaler.Apply(loaded.Train);
+        var testSplit = scaler.Apply(loaded.Test);
         var test = testSplit.Count > 0 ? testSplit : null;
         var pipeline = job.PipelineOptions(train.Count);
         var spec = Rbm.CreateSpec(train.FeatureCount, job.Hidden);
         var model = new Rbm(spec, pipeline.Rbm with { Seed = job.Seed });
         var training = new TrainingOptions(pipeline.Epochs, pipeline.BatchSize, pipeline.Optimizer, job.Seed, job.Threads);
         training.Validate();
-        var simulation = SimulationSettings.FromOptions(options);
-
-        progress.WriteLine($"{loaded.Name}: {train.Count} train / {test?.Count ?? 0} test samples, {train.FeatureCount} features scaled to [0, 1] (min-max on train)");
-        progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"model {spec} ({model.ParameterCount:N0} parameters), {CdText(pipeline.Rbm)}, {OptimizerText(training.Optimizer)}, batch {training.BatchSize}, {training.Epochs} epochs, seed {training.Seed}"));
-        if (simulation is { Workers: > 1 } && pipeline.Rbm.Persistent)
+        if (checkpoint is not null)
         {
-            progress.WriteLine("note: persistent chains live in each worker; work moves between workers, so persistent CD with several workers is not the single-process result (plain CD is)");
+            CheckResumable(checkpoint, train, testSplit, training, dir);
         }
 
-        var outcome = simulation is null
-            ? TrainInProcess(model, train, test, pipeline, training, progress)
-            : TrainDistributed(model, train, test, training, simulation, pipeline.Rbm, progress);
+        using var view = IProgressView.Create(options.Flag("quiet"), json);
+        view.Line($"{loaded.Name}: {train.Count} train / {test?.Count ?? 0} test samples, {train.FeatureCount} features scaled to [0, 1] (min-max on train)");
+        view.Line(string.Create(CultureInfo.InvariantCulture,
+            $"model {spec} ({model.ParameterCount:N0} parameters), {CdText(pipeline.Rbm)}, {OptimizerText(training.Optimizer)}, batch {training.BatchSize}, {training.Epochs} epochs, seed {training.Seed}"));
+        view.Line(checkpoint is null ? $"run folder {dir}" : $"resuming {dir} at epoch {checkpoint.Epoch + 1}, step {checkpoint.Step}");
+        if (simulation is { Workers: > 1 } && pipeline.Rbm.Persistent)
+        {
+            view.Line("note: persistent chains live in each worker; work moves between workers, so persistent CD with several workers is not the single-process result (plain CD is)");
+        }
 
+        var context = new RbmRunContext(model, train, test, scaler, loaded.Name, training, pipeline, job.CanonicalOptions(), settings, view);
+        var outcome = simulation is null
+            ? RbmTrainingRun.Execute(context, checkpoint)
+            : TrainDistributed(context, simulation);
+        if (outcome.Stopped)
+        {
+            return 0;
+        }
+
+        var (summary, classifier) = Summarize(loaded.Name, model, outcome.Weights, train, test, pipeline, training, outcome.Last, outcome.Epochs,
+            outcome.TrainSeconds, outcome.WallBefore + clock.Elapsed.TotalSeconds, view.Line);
+        var trained = TrainedModel.FromRbm(loaded.Name, train, scaler, model, outcome.Weights, classifier?.Model, classifier is null ? [] : classifier.Weights);
+        trained.Save(Path.Combine(dir, TrainingRun.ModelFileName));
+        if (simulation is not null)
+        {
+            summary["workers"] = simulation.Workers;
+            summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
+            summary["samples_seen_per_epoch"] = new JsonArray(outcome.SamplesSeenPerEpoch!.Select(n => (JsonNode)n).ToArray());
+        }
+        TrainingRun.WriteSummary(dir, summary);
+
+        if (json)
+        {
+            view.Dispose();
+            Console.Out.WriteLine(summary.ToJsonString());
+        }
+        else
+        {
+            var quality = classifier is not null
+                ? $"test accuracy {classifier.Test.Accuracy:F4}, "
+                : "";
+            view.Line(string.Create(CultureInfo.InvariantCulture,
+                $"done in {clock.Elapsed.TotalSeconds:F1}s: {quality}reconstruction error {summary["reconstruction_error"]}, pseudo-log-likelihood {summary["pseudo_log_likelihood"]}"));
+            view.Line($"wrote {Path.Combine(dir, TrainingRun.ModelFileName)}, {MetricsCsv.FileName}, {TrainingRun.CurvesFileName}, {TrainingRun.SummaryFileName}");
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// After RBM training (single-process, simulated or on a cluster): fits the softmax classifier on the hidden-unit
+    /// probabilities when the data has class labels and a test split, and builds the `--json` summary.
+    /// </summary>
+    internal static (JsonObject Summary, RbmClassifierResult? Classifier) Summarize(
+        string datasetName, Rbm model, float[] weights, Dataset train, Dataset? test, RbmPipelineOptions pipeline, TrainingOptions training,
+        RbmEpochMetrics last, int epochs, double trainSeconds, double wallSeconds, Action<string> log)
+    {
         RbmClassifierResult? classifier = null;
         var classifierSeconds = 0.0;
         if (train.Task == TaskKind.Classification && train.ClassCount > 1 && test is not null)
         {
             var classifierClock = Stopwatch.StartNew();
-            classifier = RbmPipeline.FitClassifier(model, outcome.Weights, train, test, pipeline);
+            classifier = RbmPipeline.FitClassifier(model, weights, train, test, pipeline);
             classifierSeconds = classifierClock.Elapsed.TotalSeconds;
-            progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"softmax on the {job.Hidden} hidden-unit probabilities ({pipeline.ClassifierEpochs} epochs, {classifierSeconds:F1}s): train_acc {classifier.TrainAccuracy:F4}  test_acc {classifier.Test.Accuracy:F4}"));
+            log(string.Create(CultureInfo.InvariantCulture,
+                $"softmax on the {model.Hidden} hidden-unit probabilities ({pipeline.ClassifierEpochs} epochs, {classifierSeconds:F1}s): train_acc {classifier.TrainAccuracy:F4}  test_acc {classifier.Test.Accuracy:F4}"));
         }
-
-        var last = outcome.Epochs[^1];
-        var samples = (long)train.Count * outcome.Epochs.Count;
         var summary = new JsonObject
         {
-            ["dataset"] = loaded.Name,
+            ["dataset"] = datasetName,
             ["task"] = train.Task == TaskKind.Classification ? "classification" : "regression",
-            ["model"] = spec.ToString(),
+            ["model"] = model.Spec.ToString(),
             ["parameters"] = model.ParameterCount,
-            ["epochs"] = outcome.Epochs.Count,
+            ["epochs"] = epochs,
             ["batch"] = training.BatchSize,
             ["optimizer"] = training.Optimizer.Kind.ToString().ToLowerInvariant(),
             ["learning_rate"] = training.Optimizer.LearningRate,
@@ -98,29 +170,25 @@ public static class RbmRun
             summary["test_accuracy"] = Summary.Number(classifier.Test.Accuracy);
             summary["classifier_seconds"] = Summary.Number(classifierSeconds);
         }
-        summary["samples_per_second"] = Summary.Number(outcome.TrainSeconds > 0 ? samples / outcome.TrainSeconds : 0);
-        summary["train_seconds"] = Summary.Number(outcome.TrainSeconds);
-        summary["wall_seconds"] = Summary.Number(clock.Elapsed.TotalSeconds);
-        if (simulation is not null)
-        {
-            summary["workers"] = simulation.Workers;
-            summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
-            summary["samples_seen_per_epoch"] = new JsonArray(outcome.SamplesSeenPerEpoch!.Select(n => (JsonNode)n).ToArray());
-        }
+        var samples = (long)train.Count * epochs;
+        summary["samples_per_second"] = Summary.Number(trainSeconds > 0 ? samples / trainSeconds : 0);
+        summary["train_seconds"] = Summary.Number(trainSeconds);
+        summary["wall_seconds"] = Summary.Number(wallSeconds);
+        return (summary, classifier);
+    }
 
-        if (json)
+    /// <summary>A resume must see the same data and must have epochs left to train (or exactly none).</summary>
+    private static void CheckResumable(Checkpoint checkpoint, Dataset train, Dataset test, TrainingOptions training, string dir)
+    {
+        if (!Checkpoint.HashData(train, test).AsSpan().SequenceEqual(checkpoint.DataHash))
         {
-            Console.Out.WriteLine(summary.ToJsonString());
+            throw new UsageException($"the data {train.Name} differs from the data the run in {dir} was trained on");
         }
-        else
+        var done = checkpoint.Epoch + (checkpoint.Cursor > 0 ? 1 : 0);
+        if (training.Epochs < done)
         {
-            var quality = classifier is not null
-                ? $"test accuracy {classifier.Test.Accuracy:F4}, "
-                : "";
-            progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"done in {clock.Elapsed.TotalSeconds:F1}s: {quality}reconstruction error {summary["reconstruction_error"]}, pseudo-log-likelihood {summary["pseudo_log_likelihood"]}"));
+            throw new UsageException($"--epochs {training.Epochs} is fewer than the run in {dir} has already reached ({done})");
         }
-        return 0;
     }
 
     /// <summary>Usage errors for RBM options given to a plain MLP run (no --pretrain rbm).</summary>
@@ -192,30 +260,18 @@ public static class RbmRun
             $"pretrain: layer 1 ({model.Spec.Inputs}→{hidden}) set from an RBM trained {pipeline.Epochs} epochs by {CdText(pipeline.Rbm)}, {OptimizerText(pipeline.Optimizer)}, batch {pipeline.BatchSize} on min-max scaled inputs in {result.FitSeconds:F2}s (final sampled reconstruction error {result.Epochs[^1].TrainLoss:F4}); {activation}"));
     }
 
-    private static TrainedRbm TrainInProcess(Rbm model, Dataset train, Dataset? test, RbmPipelineOptions pipeline, TrainingOptions training, TextWriter progress)
+    private static RbmRunOutcome TrainDistributed(RbmRunContext run, SimulationSettings simulation)
     {
-        var previous = 0.0;
-        var result = RbmPipeline.TrainRbm(train, test, pipeline, m =>
+        var training = run.Training;
+        var options = new LocalSimulationOptions(run.Model.Spec, run.Train, run.Test, training, simulation.Workers, simulation.Mode)
         {
-            var seconds = m.FitSeconds - previous;
-            previous = m.FitSeconds;
-            progress.WriteLine(FormatEpoch(m.Epoch + 1, training.Epochs, m, seconds > 0 ? train.Count / seconds : 0, ""));
-        });
-        Debug.Assert(result.Model.Spec.Equals(model.Spec));
-        return new TrainedRbm(result.Weights, result.Epochs, result.FitSeconds, null);
-    }
-
-    private static TrainedRbm TrainDistributed(
-        Rbm model, Dataset train, Dataset? test, TrainingOptions training, SimulationSettings simulation, RbmOptions rbm, TextWriter progress)
-    {
-        var options = new LocalSimulationOptions(model.Spec, train, test, training, simulation.Workers, simulation.Mode)
-        {
-            Rbm = rbm,
+            Rbm = run.Pipeline.Rbm with { Seed = training.Seed },
             Crashes = simulation.Crashes,
             Stragglers = simulation.Stragglers,
         };
-        var epochs = new List<RbmEpochMetrics>();
+        var epochs = new List<(RbmEpochMetrics Metrics, double SamplesPerSecond)>();
         var trainSeconds = 0.0;
+        var clock = Stopwatch.StartNew();
         var result = SimulationRun.RunLocal(options, r =>
         {
             var measured = r.Test?.Rbm ?? new RbmEpochMetrics(0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0);
@@ -224,15 +280,29 @@ public static class RbmRun
             lock (epochs)
             {
                 trainSeconds += r.Seconds;
-                epochs.Add(metrics with { FitSeconds = trainSeconds });
+                epochs.Add((metrics with { FitSeconds = trainSeconds }, r.SamplesPerSecond));
             }
-            progress.WriteLine(FormatEpoch(r.Epoch, training.Epochs, metrics, r.SamplesPerSecond, workers));
+            run.View.Line(FormatEpoch(r.Epoch, training.Epochs, metrics, r.SamplesPerSecond, workers));
         });
         lock (epochs)
         {
-            return new TrainedRbm(result.Weights, epochs.ToArray(), trainSeconds, result.SamplesSeenPerEpoch);
+            // The simulation reports whole epochs from its coordinator: the run folder gets epoch rows afterwards.
+            var metricsPath = Path.Combine(run.Settings.Directory, MetricsCsv.FileName);
+            using (var csv = RbmMetricsCsv.Open(metricsPath, keepUpToStep: null))
+            {
+                var stepsPerEpoch = (run.Train.Count + training.BatchSize - 1) / training.BatchSize;
+                for (var e = 0; e < epochs.Count; e++)
+                {
+                    csv.Epoch(e + 1, (long)(e + 1) * stepsPerEpoch, training.Optimizer.LearningRate, epochs[e].SamplesPerSecond, clock.Elapsed.TotalSeconds, epochs[e].Metrics);
+                }
+            }
+            RbmTrainingRun.SaveCurves(run.Settings.Directory);
+            return new RbmRunOutcome(result.Weights, epochs[^1].Metrics, epochs.Count, trainSeconds, 0, result.SamplesSeenPerEpoch, Stopped: false);
         }
     }
+
+    /// <summary>One epoch's progress line.</summary>
+    internal static string FormatEpoch(RbmEpochMetrics m, int epochs, double samplesPerSecond) => FormatEpoch(m.Epoch + 1, epochs, m, samplesPerSecond, "");
 
     private static string FormatEpoch(int epoch, int epochs, RbmEpochMetrics m, double samplesPerSecond, string workers)
     {
@@ -255,11 +325,8 @@ public static class RbmRun
     /// <summary>An MLP's starting weights with the first hidden layer pretrained, and a line saying what was done.</summary>
     public sealed record PretrainedWeights(float[] Weights, string Description);
 
-    /// <summary>The trained weights, per-epoch metrics (FitSeconds cumulative) and, with workers, the samples seen per epoch.</summary>
-    private sealed record TrainedRbm(float[] Weights, IReadOnlyList<RbmEpochMetrics> Epochs, double TrainSeconds, int[]? SamplesSeenPerEpoch);
-
     /// <summary>The RBM job from the command line. Defaults are <see cref="RbmPipelineOptions"/>'s, never the MLP's.</summary>
-    private sealed record RbmJob(
+    internal sealed record RbmJob(
         string Data, string? Label, TaskKind? Task, int Hidden, int? Epochs, int? Batch, OptimizerOptions Optimizer, int Seed, int Threads, int CdSteps, bool Persistent)
     {
         public static RbmJob FromOptions(ParsedOptions o)
@@ -294,6 +361,85 @@ public static class RbmRun
                 o.Has("batch") ? o.Int("batch", 0, min: 1) : null,
                 optimizer, o.Int("seed", 42), o.Int("threads", 1, min: 1, max: 256),
                 o.Int("cd-steps", 1, min: 1, max: 1000), o.Flag("persistent"));
+        }
+
+        /// <summary>The job as canonical option text, stored in checkpoints so a resume rebuilds the same job.</summary>
+        public Dictionary<string, string> CanonicalOptions()
+        {
+            var defaults = new RbmPipelineOptions();
+            var o = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["model"] = "rbm",
+                ["data"] = Data,
+                ["hidden"] = Hidden.ToString(CultureInfo.InvariantCulture),
+                ["batch"] = (Batch ?? defaults.BatchSize).ToString(CultureInfo.InvariantCulture),
+                ["optimizer"] = Optimizer.Kind.ToString().ToLowerInvariant(),
+                ["lr"] = Optimizer.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+                ["momentum"] = Optimizer.Momentum.ToString("R", CultureInfo.InvariantCulture),
+                ["weight-decay"] = Optimizer.WeightDecay.ToString("R", CultureInfo.InvariantCulture),
+                ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
+                ["cd-steps"] = CdSteps.ToString(CultureInfo.InvariantCulture),
+            };
+            if (Persistent)
+            {
+                o["persistent"] = "true";
+            }
+            if (Label is not null)
+            {
+                o["label"] = Label;
+            }
+            if (Task is { } task)
+            {
+                o["task"] = task.ToString().ToLowerInvariant();
+            }
+            return o;
+        }
+
+        /// <summary>Options that may change between the interrupted run and its resume.</summary>
+        private static readonly HashSet<string> _free = ["epochs", "threads", "json", "quiet", "help", "resume", "out", "log-every", "checkpoint-every", "model"];
+
+        /// <summary>
+        /// The job of the RBM run being resumed: the checkpoint's options, with --epochs and --threads from the command
+        /// line. Any other option given again must match.
+        /// </summary>
+        public static RbmJob ForResume(Checkpoint checkpoint, ParsedOptions given, string dir)
+        {
+            var path = Path.Combine(dir, Checkpoint.FileName);
+            if (!checkpoint.Options.TryGetValue("model", out var kind) || kind != "rbm")
+            {
+                throw new UsageException($"{path} is the checkpoint of an MLP run; resume it without --model rbm");
+            }
+            if (checkpoint.Options.ContainsKey("persistent"))
+            {
+                throw new UsageException($"{path}: a persistent-CD run cannot be resumed (its fantasy chains are not checkpointed); start it again");
+            }
+            var args = checkpoint.Options.Where(p => p.Key != "persistent").Select(p => $"--{p.Key}={p.Value}").ToList();
+            args.Add("--epochs=" + (given.String("epochs") ?? checkpoint.Epochs.ToString(CultureInfo.InvariantCulture)));
+            if (given.String("threads") is { } threads)
+            {
+                args.Add("--threads=" + threads);
+            }
+            RbmJob saved;
+            try
+            {
+                saved = FromOptions(ParsedOptions.Parse("train", args, TrainCommand.Options));
+            }
+            catch (UsageException e)
+            {
+                throw new ModelFileException($"{path}: corrupt checkpoint: {e.Message}", e);
+            }
+            var requested = FromOptions(given).CanonicalOptions();
+            foreach (var option in TrainCommand.Options.Select(o => o.Name).Where(n => given.Has(n) && !_free.Contains(n)))
+            {
+                checkpoint.Options.TryGetValue(option, out var was);
+                requested.TryGetValue(option, out var now);
+                if (!string.Equals(was, now, StringComparison.Ordinal))
+                {
+                    var before = was is null ? "its default" : $"--{option} {was}";
+                    throw new UsageException($"--{option} {now} does not match the run in {dir}, which used {before}; drop the option to resume it");
+                }
+            }
+            return saved;
         }
 
         public RbmPipelineOptions PipelineOptions(int trainSamples)

@@ -58,7 +58,7 @@ public static class TrainCommand
         var json = options.Flag("json");
         if (options.Choice("model", ModelKind.Mlp, new Dictionary<string, ModelKind> { ["mlp"] = ModelKind.Mlp, ["rbm"] = ModelKind.Rbm }) == ModelKind.Rbm)
         {
-            return RbmRun.Run(options, json, options.Flag("quiet") ? TextWriter.Null : json ? Console.Error : Console.Out);
+            return RbmRun.Run(options, json);
         }
         RbmRun.CheckMlpOptions(options);
         var clock = Stopwatch.StartNew();

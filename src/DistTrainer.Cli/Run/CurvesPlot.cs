@@ -19,20 +19,21 @@ public static class CurvesPlot
     private static readonly SKColor _trainColor = new(0x1f, 0x77, 0xb4);
     private static readonly SKColor _testColor = new(0xff, 0x7f, 0x0e);
 
-    public static void Save(string path, IReadOnlyList<CurvePoint> points, string metricName)
+    /// <summary>Writes the plot; <paramref name="lossName"/> titles the left panel (an RBM plots its reconstruction error there).</summary>
+    public static void Save(string path, IReadOnlyList<CurvePoint> points, string metricName, string lossName = "loss")
     {
-        var png = Render(points, metricName);
+        var png = Render(points, metricName, lossName);
         File.WriteAllBytes(path, png);
     }
 
-    public static byte[] Render(IReadOnlyList<CurvePoint> points, string metricName)
+    public static byte[] Render(IReadOnlyList<CurvePoint> points, string metricName, string lossName = "loss")
     {
         using var bitmap = new SKBitmap(Width, Height, SKColorType.Rgba8888, SKAlphaType.Premul);
         using (var canvas = new SKCanvas(bitmap))
         {
             canvas.Clear(SKColors.White);
             var half = Width / 2f;
-            DrawPanel(canvas, new SKRect(0, 0, half, Height), "loss", points, p => p.TrainLoss, p => p.TestLoss);
+            DrawPanel(canvas, new SKRect(0, 0, half, Height), lossName, points, p => p.TrainLoss, p => p.TestLoss);
             DrawPanel(canvas, new SKRect(half, 0, Width, Height), metricName, points, p => p.TrainMetric, p => p.TestMetric);
         }
         using var image = SKImage.FromBitmap(bitmap);

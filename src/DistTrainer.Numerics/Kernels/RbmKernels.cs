@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace DistTrainer.Numerics.Kernels;
@@ -9,6 +10,7 @@ namespace DistTrainer.Numerics.Kernels;
 public static class RbmKernels
 {
     /// <summary>dest[i] = uniforms[i] &lt; probabilities[i] ? 1 : 0. Shapes: all three are (n).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SampleBernoulli(ReadOnlySpan<float> probabilities, ReadOnlySpan<float> uniforms, Span<float> dest)
     {
         if (probabilities.Length != uniforms.Length || probabilities.Length != dest.Length)
@@ -41,13 +43,7 @@ public static class RbmKernels
     }
 
     /// <summary>Fills <paramref name="dest"/> with uniforms in [0, 1) drawn in order from <paramref name="random"/>.</summary>
-    public static void FillUniform(ref SeededRandom random, Span<float> dest)
-    {
-        for (var i = 0; i < dest.Length; i++)
-        {
-            dest[i] = random.NextFloat();
-        }
-    }
+    public static void FillUniform(ref SeededRandom random, Span<float> dest) => random.FillFloats(dest);
 
     /// <summary>log(1 + eˣ) without overflow or cancellation: max(x, 0) + log1p(e^−|x|).</summary>
     public static double Softplus(double x) => Math.Max(x, 0.0) + Log1P(Math.Exp(-Math.Abs(x)));

@@ -8,6 +8,7 @@ public sealed class Sgd(float learningRate, float weightDecay) : IOptimizer
 {
     public void Step(Span<float> weights, ReadOnlySpan<float> gradients) => Step(weights, gradients, default, 1f, default);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a short run's thousands of tiny steps would start as tier-0 code
     public void Step(Span<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale, Span<float> weightsCopy)
     {
         var gradients = new FusedGradient(weights, gradientSum, extraGradientSum, scale, weightsCopy);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using DistTrainer.Numerics.Data;
 using DistTrainer.Numerics.Kernels;
 using DistTrainer.Numerics.Models;
@@ -86,6 +87,7 @@ public sealed class Trainer
     }
 
     /// <summary>One optimizer step on the given training rows; returns their summed loss.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a short run's thousands of tiny steps would start as tier-0 code
     public double TrainStep(ReadOnlySpan<int> rows)
     {
         var count = rows.Length;

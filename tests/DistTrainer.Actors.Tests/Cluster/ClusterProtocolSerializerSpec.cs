@@ -15,6 +15,9 @@ public sealed class ClusterProtocolSerializerSpec : IDisposable
         new OptimizerOptions(OptimizerKind.Momentum, 0.05f, 0.8f, 0.001f), TrainingMode.Async, 7, 64, 12, 2_000_000,
         new DataDescription("digits", 1442, 64, 10, TaskKind.Classification, "0123456789abcdef"));
 
+    private static JobSpec RbmJob => JobSpec.Create("job-2", Rbm.CreateSpec(64, 100), new OptimizerOptions(OptimizerKind.Sgd, 0.06f), TrainingMode.Sync, 5, 10, 20, 6564,
+        new DataDescription("digits", 1442, 64, 10, TaskKind.Classification, "0123456789abcdef"), new RbmOptions(CdSteps: 3, PersistentChains: 1442));
+
     public static TheoryData<string> MessageNames => new(ClusterProtocolSerializer.Manifests.Keys.Select(t => t.Name));
 
     private static object Sample(string name) => name switch
@@ -46,11 +49,27 @@ public sealed class ClusterProtocolSerializerSpec : IDisposable
         Assert.Equal(Describe(message), Describe(back));
     }
 
+    [Fact]
+    public void Rbm_job_spec_and_join_should_keep_the_model_kind_and_cd_options_across_the_wire()
+    {
+        var job = RbmJob;
+        var join = new JoinJob("job-2", "akka.tcp://disttrainer@127.0.0.1:1234", job.Data, ModelKind.Rbm);
+        var serializer = (Akka.Serialization.SerializerWithStringManifest)_system.Serialization.FindSerializerFor(job);
+
+        var jobBack = (JobSpec)serializer.FromBinary(serializer.ToBinary(job), ClusterProtocolSerializer.Manifests[typeof(JobSpec)]);
+        var joinBack = (JoinJob)serializer.FromBinary(serializer.ToBinary(join), ClusterProtocolSerializer.Manifests[typeof(JoinJob)]);
+
+        Assert.Equal(ModelKind.Rbm, jobBack.Kind);
+        Assert.Equal(new RbmOptions(CdSteps: 3, PersistentChains: 1442, Seed: 5), jobBack.Rbm);
+        Assert.Equal(ModelKind.Rbm, joinBack.Kind);
+        Assert.Null(Job.Rbm);
+    }
+
     /// <summary>Records with arrays compare arrays by reference; compare the printed contents instead.</summary>
     private static string Describe(object message) => message switch
     {
-        JobSpec j => $"{j} {string.Join(',', j.Hidden)} {j.LearningRate} {j.Momentum} {j.WeightDecay} {j.Optimizer} {j.Seed} {j.BatchSize} {j.Epochs} {j.Data}",
-        JoinJob j => $"{j.JobId} {j.Node} {j.Data}",
+        JobSpec j => $"{j} {string.Join(',', j.Hidden)} {j.LearningRate} {j.Momentum} {j.WeightDecay} {j.Optimizer} {j.Seed} {j.BatchSize} {j.Epochs} {j.Data} {j.CdSteps} {j.PersistentChains}",
+        JoinJob j => $"{j.JobId} {j.Node} {j.Data} {j.Kind}",
         JobOffer o => $"{Describe(o.Job)} {o.WorkerId} {o.CoordinatorPath} {o.ParameterServerPath}",
         StartParameterServer s => Describe(s.Job),
         _ => message.ToString()!,

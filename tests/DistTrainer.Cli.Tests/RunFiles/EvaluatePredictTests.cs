@@ -26,7 +26,7 @@ public sealed class EvaluatePredictTests : IDisposable
     [Fact]
     public void Evaluate_should_match_the_in_memory_model_on_the_test_split()
     {
-        var expected = Evaluator.Evaluate(_trained.Model, _trained.Weights, SmallRun.Data.Test, SmallRun.Data.TargetScaling);
+        var expected = Evaluator.Evaluate(_trained.Model!, _trained.Weights, SmallRun.Data.Test, SmallRun.Data.TargetScaling);
 
         var (data, actual) = EvaluateCommand.Evaluate(TrainedModel.Load(_modelPath), "digits", "test");
 
@@ -41,8 +41,8 @@ public sealed class EvaluatePredictTests : IDisposable
     {
         var raw = DatasetCatalog.Load("digits").Test;
         var path = WriteShuffledCsv(raw);
-        var expected = _trained.Model.Predict(_trained.Weights, SmallRun.Data.Test.Features, SmallRun.Data.Test.Count,
-            _trained.Model.CreateWorkspace(SmallRun.Data.Test.Count)).ToArray();
+        var expected = _trained.Model!.Predict(_trained.Weights, SmallRun.Data.Test.Features, SmallRun.Data.Test.Count,
+            _trained.Model!.CreateWorkspace(SmallRun.Data.Test.Count)).ToArray();
 
         var result = await DistTrainerProcess.RunAsync("predict", "--model", _modelPath, "--input", path);
 
@@ -85,7 +85,7 @@ public sealed class EvaluatePredictTests : IDisposable
     [Fact]
     public async Task Evaluate_json_should_report_the_same_accuracy_as_train()
     {
-        var expected = Evaluator.Evaluate(_trained.Model, _trained.Weights, SmallRun.Data.Test, SmallRun.Data.TargetScaling);
+        var expected = Evaluator.Evaluate(_trained.Model!, _trained.Weights, SmallRun.Data.Test, SmallRun.Data.TargetScaling);
 
         var result = await DistTrainerProcess.RunAsync("evaluate", "--model", _modelPath, "--data", "digits", "--json");
 

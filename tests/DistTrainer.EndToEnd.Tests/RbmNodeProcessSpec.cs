@@ -1,0 +1,75 @@
+using System.Text.Json.Nodes;
+
+namespace DistTrainer.EndToEnd.Tests;
+
+/// <summary>
+/// Real `disttrainer node --model rbm` processes on 127.0.0.1: a coordinator + parameter server node and two RBM worker
+/// nodes train an RBM by CD through the cluster, while a worker started without --model rbm is refused. The result
+/// equals `train --model rbm` in one process (synchronous plain CD draws the same numbers however the batch is split).
+/// </summary>
+public sealed class RbmNodeProcessSpec : IDisposable
+{
+    private static readonly TimeSpan _jobTimeout = TimeSpan.FromMinutes(4);
+    private readonly string _dir = Directory.CreateTempSubdirectory("disttrainer-e2e-").FullName;
+    private readonly List<NodeProcess> _nodes = [];
+
+    [Fact]
+    public async Task Rbm_job_on_two_worker_processes_should_match_single_process_training_and_refuse_an_mlp_worker()
+    {
+        string[] job = ["--model", "rbm", "--hidden", "40", "--epochs", "2", "--seed", "5"];
+        var port = NodeProcess.FreePort();
+        var seed = $"akka.tcp://disttrainer@127.0.0.1:{port}";
+        var coordinator = Track(NodeProcess.Start("coordinator", _dir, ["node", "--role", "coordinator,parameter-server", "--port", $"{port}",
+            "--min-workers", "2", .. job, "--result", "result.json", "--json"]));
+        var mlpWorker = Track(NodeProcess.Start("mlp-worker", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", seed));
+        var workers = Enumerable.Range(0, 2)
+            .Select(i => Track(NodeProcess.Start($"worker-{i}", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", seed, "--model", "rbm")))
+            .ToArray();
+        var single = Track(NodeProcess.Start("single", _dir, ["train", .. job, "--out", "single", "--json", "--quiet"]));
+
+        Assert.Equal(3, await mlpWorker.WaitForExit(_jobTimeout));
+        Assert.Contains("it prepared its data for an mlp, the job trains rbm 64-40; start the worker with --model rbm", mlpWorker.Stderr, StringComparison.Ordinal);
+        var exit = await coordinator.WaitForExit(_jobTimeout);
+        Assert.True(exit == 0, $"coordinator exit {exit}:\n{coordinator.Tail()}");
+        foreach (var worker in workers)
+        {
+            Assert.Equal(0, await worker.WaitForExit(TimeSpan.FromSeconds(30)));
+        }
+        Assert.Equal(0, await single.WaitForExit(_jobTimeout));
+
+        var cluster = JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "result.json")))!.AsObject();
+        var local = JsonNode.Parse(single.Stdout.TrimEnd().Split('\n')[^1])!.AsObject();
+        Assert.Equal(2, (int)cluster["workers"]!);
+        Assert.Equal([1442, 1442], cluster["samples_seen_per_epoch"]!.AsArray().Select(n => (int)n!).ToArray());
+        foreach (var key in new[] { "reconstruction_error", "pseudo_log_likelihood", "train_reconstruction_error", "train_pseudo_log_likelihood", "test_accuracy" })
+        {
+            Assert.True(cluster.ContainsKey(key), $"missing {key} in {cluster.ToJsonString()}");
+            Assert.Equal((double)local[key]!, (double)cluster[key]!, 1e-5);
+        }
+    }
+
+    private NodeProcess Track(NodeProcess node)
+    {
+        _nodes.Add(node);
+        return node;
+    }
+
+    public void Dispose()
+    {
+        foreach (var node in _nodes)
+        {
+            if (!node.HasExited)
+            {
+                Console.WriteLine($"{node.Name} was still running:\n{node.Tail()}");
+            }
+            node.Dispose();
+        }
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
