@@ -37,3 +37,9 @@ public sealed record TrainingFinished(
 
 /// <summary>The job cannot go on (e.g. every worker is gone in a local simulation).</summary>
 public sealed record TrainingFailed(string Reason) : INoSerializationVerificationNeeded;
+
+/// <summary>
+/// A consistent snapshot to checkpoint: the weights and optimizer state at <see cref="TrainingPosition.Version"/>.
+/// The arrays belong to the receiver. Sent after the epoch's <see cref="EpochReport"/> at an epoch end.
+/// </summary>
+public sealed record CheckpointTaken(TrainingPosition Position, float[] Weights, float[] OptimizerState) : INoSerializationVerificationNeeded;

@@ -37,6 +37,10 @@ public sealed class DistTrainerSerializer : SerializerWithStringManifest
         (typeof(GradientRejected), "gr"),
         (typeof(StepApplied), "sa"),
         (typeof(RegisterCoordinator), "rc"),
+        (typeof(PullTrainingState), "pt"),
+        (typeof(TrainingState), "ts"),
+        (typeof(RestoreTrainingState), "rt"),
+        (typeof(TrainingStateRestored), "tr"),
     ];
 
     private static readonly Dictionary<Type, string> _manifestByType = _table.ToDictionary(e => e.Type, e => e.Manifest);
