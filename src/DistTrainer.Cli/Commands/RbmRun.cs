@@ -42,7 +42,7 @@ public static class RbmRun
         var model = new Rbm(spec, pipeline.Rbm with { Seed = job.Seed });
         var training = new TrainingOptions(pipeline.Epochs, pipeline.BatchSize, pipeline.Optimizer, job.Seed, job.Threads);
         training.Validate();
-        var simulation = SimulationSettings.FromOptions(options);
+        var simulation = SimulationSettings.FromOptions(options, defaultWorkers: 0);
 
         progress.WriteLine($"{loaded.Name}: {train.Count} train / {test?.Count ?? 0} test samples, {train.FeatureCount} features scaled to [0, 1] (min-max on train)");
         progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -227,7 +227,7 @@ public static class RbmRun
                 epochs.Add(metrics with { FitSeconds = trainSeconds });
             }
             progress.WriteLine(FormatEpoch(r.Epoch, training.Epochs, metrics, r.SamplesPerSecond, workers));
-        });
+        })!; // null only when a stop token ends the run; none is given here
         lock (epochs)
         {
             return new TrainedRbm(result.Weights, epochs.ToArray(), trainSeconds, result.SamplesSeenPerEpoch);

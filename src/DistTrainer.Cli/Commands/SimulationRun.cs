@@ -1,4 +1,6 @@
-using System.Diagnostics;
+using System.Text.Json.Nodes;
+using DistTrainer.Cli.ModelFiles;
+using DistTrainer.Cli.Run;
 using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.Simulation;
 using DistTrainer.Numerics.Models;
@@ -6,15 +8,15 @@ using DistTrainer.Numerics.Training;
 
 namespace DistTrainer.Cli.Commands;
 
-/// <summary>What a training run produced, however it ran.</summary>
-public sealed record TrainingOutcome(IReadOnlyList<EpochReport> Reports, float[] Weights, int[]? SamplesSeenPerEpoch);
-
 /// <summary>The `--workers`, `--mode`, `--crash-worker` and `--straggler` options; null when training in a plain loop.</summary>
 public sealed record SimulationSettings(int Workers, TrainingMode Mode, IReadOnlyList<CrashWorker> Crashes, IReadOnlyList<Straggler> Stragglers)
 {
-    public static SimulationSettings? FromOptions(ParsedOptions options)
+    /// <summary>`train` trains an MLP with 2 workers unless told otherwise; an RBM still defaults to the plain loop.</summary>
+    public const int DefaultWorkers = 2;
+
+    public static SimulationSettings? FromOptions(ParsedOptions options, int defaultWorkers = DefaultWorkers)
     {
-        var workers = options.Int("workers", 0, min: 0, max: 1024);
+        var workers = options.Int("workers", defaultWorkers, min: 0, max: 1024);
         if (workers == 0)
         {
             foreach (var name in new[] { "mode", "crash-worker", "straggler" })
@@ -43,7 +45,13 @@ public sealed record SimulationSettings(int Workers, TrainingMode Mode, IReadOnl
 /// <summary>Runs `train --workers N`: the coordinator, parameter server and N workers as actors in this process.</summary>
 public static class SimulationRun
 {
-    public static TrainingOutcome Run(Mlp model, PreparedData data, TrainingOptions training, SimulationSettings simulation, TextWriter progress, float[]? initialWeights = null)
+    /// <summary>
+    /// Trains an MLP through the actor protocol with the run folder around it: epoch rows in metrics.csv, checkpoint.dtc
+    /// at each epoch end and every <see cref="RunSettings.CheckpointEvery"/> sync steps, and the end-of-run files.
+    /// Continues from <paramref name="folder"/>'s checkpoint when it has one.
+    /// </summary>
+    public static RunResult Execute(Mlp model, PreparedData data, TrainingOptions training, SimulationSettings simulation, DistributedRunFolder folder,
+        RunSettings settings, TextWriter progress, float[]? initialWeights = null)
     {
         var options = new LocalSimulationOptions(model.Spec, data.Train, data.Test, training, simulation.Workers, simulation.Mode)
         {
@@ -51,28 +59,33 @@ public static class SimulationRun
             TargetScaling = data.TargetScaling,
             Crashes = simulation.Crashes,
             Stragglers = simulation.Stragglers,
+            Resume = folder.Resume,
+            CheckpointEvery = settings.CheckpointEvery,
+            OnCheckpoint = folder.OnCheckpoint,
         };
-        var reports = new List<EpochReport>();
-        var result = RunLocal(options, r =>
+        var result = RunLocal(options, r => progress.WriteLine(folder.OnEpoch(r).Format(training.Epochs)), folder.StopToken);
+        if (result is null)
         {
-            var report = new EpochReport(r.Epoch, r.TrainLoss, r.Samples, r.Seconds, null, r.Test!) { Workers = r.Workers };
-            lock (reports)
-            {
-                reports.Add(report);
-            }
-            progress.WriteLine(report.Format(training.Epochs));
-        });
-        Debug.Assert(reports.Count == result.Epochs.Count);
-        return new TrainingOutcome(reports, result.Weights, result.SamplesSeenPerEpoch);
+            folder.FlushCheckpoints();
+            var path = Path.Combine(settings.Directory, Checkpoint.FileName);
+            return new RunResult(null, null, TrainedModel.FromContent(Checkpoint.Load(path).Model, path), Stopped: true);
+        }
+        var run = folder.Finish(result.Weights);
+        run.Summary!["workers"] = simulation.Workers;
+        run.Summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
+        run.Summary["samples_seen_per_epoch"] = new JsonArray(folder.Reports.Select(r => (JsonNode)r.Samples).ToArray());
+        TrainingRun.WriteSummary(settings.Directory, run.Summary);
+        return run;
     }
 
     /// <summary>
     /// Runs the simulation to the end; Ctrl-C cancels it cleanly. <paramref name="onEpoch"/> is called on an actor thread,
     /// in epoch order, which keeps progress lines in order without blocking training.
     /// </summary>
-    internal static DistributedTrainingResult RunLocal(LocalSimulationOptions options, Action<Actors.Coordinator.EpochReport> onEpoch)
+    /// Returns null when <paramref name="stop"/> ends the run (a test hook standing for a crash).
+    internal static DistributedTrainingResult? RunLocal(LocalSimulationOptions options, Action<Actors.Coordinator.EpochReport> onEpoch, CancellationToken stop = default)
     {
-        using var cancel = new CancellationTokenSource();
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(stop);
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             e.Cancel = true;
@@ -82,6 +95,10 @@ public static class SimulationRun
         try
         {
             return DistributedTraining.RunLocalAsync(options, new SynchronousProgress<Actors.Coordinator.EpochReport>(onEpoch), cancel.Token).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return null;
         }
         catch (OperationCanceledException)
         {
