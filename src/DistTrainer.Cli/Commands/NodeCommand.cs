@@ -5,6 +5,8 @@ using Akka.Actor;
 using Akka.Configuration;
 using DistTrainer.Actors.Cluster;
 using DistTrainer.Actors.Messages;
+using DistTrainer.Cli.ModelFiles;
+using DistTrainer.Cli.Run;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Training;
 using ActorEpochReport = DistTrainer.Actors.Coordinator.EpochReport;
@@ -37,6 +39,9 @@ public static class NodeCommand
         new("min-workers", "coordinator: training starts once this many workers are registered", Default: "1"),
         new("mode", "coordinator: sync | async", Default: "sync"),
         new("result", "coordinator: write the single-line JSON summary (as train --json) to this file"),
+        new("out", "coordinator: run folder for metrics.csv, summary.json, model.dtm, curves.png and checkpoint.dtc (as train)", Default: "none: no run folder"),
+        new("checkpoint-every", "coordinator, sync mode: also checkpoint every N optimizer steps (0: at epoch ends only)", Default: "0"),
+        new("resume", "coordinator: continue the run in this folder from its last checkpoint (--epochs may raise the total)"),
         new("step-timeout", "coordinator: seconds before a step with no answer is re-driven", Default: "reference.conf's (10)"),
         new("log-level", "Akka log level on stderr: OFF, ERROR, WARNING, INFO, DEBUG", Default: "INFO"),
         .. TrainCommand.Options.Where(o => _trainOptionNames.Contains(o.Name)),
@@ -67,7 +72,7 @@ public static class NodeCommand
         }
         var isCoordinator = roles.Contains(ClusterNode.CoordinatorRole);
         var isWorker = roles.Contains(ClusterNode.WorkerRole);
-        foreach (var name in new[] { "min-workers", "mode", "result", "step-timeout", "json", "quiet", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed" })
+        foreach (var name in new[] { "min-workers", "mode", "result", "out", "checkpoint-every", "resume", "step-timeout", "json", "quiet", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed" })
         {
             if (!isCoordinator && options.Has(name))
             {
@@ -78,7 +83,24 @@ public static class NodeCommand
         var jobId = options.String("job", ClusterNode.DefaultJobId);
         var json = options.Flag("json");
         var progress = options.Flag("quiet") ? TextWriter.Null : Console.Error;
-        var job = TrainJob.FromOptions(options);
+        Checkpoint? checkpoint = null;
+        string? dir = null;
+        TrainJob job;
+        if (options.String("resume") is { } resumeDir)
+        {
+            if (options.String("out") is { } outDir && Path.GetFullPath(outDir) != Path.GetFullPath(resumeDir))
+            {
+                throw new UsageException("--out and --resume name different folders; a resumed run continues in its own folder");
+            }
+            checkpoint = Checkpoint.Load(Path.Combine(resumeDir, Checkpoint.FileName));
+            job = JobOptions.ForResume(checkpoint, options, resumeDir);
+            dir = resumeDir;
+        }
+        else
+        {
+            job = TrainJob.FromOptions(options);
+            dir = options.String("out") is { } outDir ? RunDirectory.Create(outDir, DateTime.Now) : null;
+        }
         var data = isCoordinator || isWorker ? job.LoadData() : null;
         var nodeOptions = new ClusterNodeOptions(roles)
         {
@@ -97,6 +119,7 @@ public static class NodeCommand
         PreparedData? prepared = null;
         Mlp? model = null;
         TrainingOptions? training = null;
+        DistributedRunFolder? folder = null;
         if (isCoordinator)
         {
             prepared = data!;
@@ -104,6 +127,20 @@ public static class NodeCommand
             model = new Mlp(spec);
             training = job.CreateTrainingOptions(prepared.Train.Count);
             var mode = options.Choice("mode", TrainingMode.Sync, new Dictionary<string, TrainingMode> { ["sync"] = TrainingMode.Sync, ["async"] = TrainingMode.Async });
+            var checkpointEvery = options.Int("checkpoint-every", 0, min: 0);
+            if (checkpointEvery > 0 && (mode != TrainingMode.Sync || dir is null))
+            {
+                throw new UsageException("--checkpoint-every needs --out DIR (or --resume DIR) and --mode sync; async mode checkpoints at each epoch end");
+            }
+            if (checkpoint is not null)
+            {
+                TrainCommand.CheckResumable(checkpoint, prepared, training, dir!);
+                if (!TrainCommand.HasWorkLeft(checkpoint, training))
+                {
+                    throw new UsageException($"the run in {dir} has finished its {checkpoint.Epoch} epochs; raise --epochs to train more");
+                }
+            }
+            folder = dir is null ? null : new DistributedRunFolder(dir, job, prepared, model, training, checkpoint);
             var jobSpec = JobSpec.Create(jobId, spec, training.Optimizer, mode, training.Seed, Math.Min(training.BatchSize, prepared.Train.Count), training.Epochs,
                 model.ParameterCount, DataFingerprint.Describe(prepared.Train));
             var evaluateModel = model;
@@ -114,10 +151,22 @@ public static class NodeCommand
             {
                 Job = new ClusterJob(jobSpec, prepared.Train.Count, options.Int("min-workers", 1, min: 1), w => Evaluator.Evaluate(evaluateModel, w, test, scaling))
                 {
-                    Progress = new Progress<ActorEpochReport>(r => progress.WriteLine(FormatEpoch(r, epochs))),
+                    // On the coordinator host's thread, in order: the run folder needs each epoch before its checkpoint.
+                    Progress = new SynchronousProgress<ActorEpochReport>(r =>
+                    {
+                        folder?.OnEpoch(r);
+                        progress.WriteLine(FormatEpoch(r, epochs));
+                    }),
                     StepTimeout = options.Has("step-timeout") ? TimeSpan.FromSeconds(options.Float("step-timeout", 10, min: 0.01f)) : null,
+                    OnCheckpoint = folder is null ? null : folder.OnCheckpoint,
+                    CheckpointEvery = checkpointEvery,
+                    Resume = folder?.Resume,
                 },
             };
+            if (checkpoint is not null)
+            {
+                progress.WriteLine($"resuming {dir} at epoch {checkpoint.Epoch + 1}, step {checkpoint.Step}");
+            }
             progress.WriteLine($"{prepared.Name}: {prepared.Train.Count} train / {prepared.Test.Count} test samples; model {spec} ({model.ParameterCount:N0} parameters); {training.Epochs} epochs, batch {training.BatchSize}, {mode.ToString().ToLowerInvariant()}");
         }
 
@@ -143,7 +192,7 @@ public static class NodeCommand
             var outcome = WaitJob(node);
             if (outcome is { Succeeded: true })
             {
-                jsonLine = BuildSummary(prepared!, model!, training!, outcome.Result!).ToJsonString();
+                jsonLine = Summarize(prepared!, model!, training!, outcome.Result!, folder).ToJsonString();
                 if (options.String("result") is { } path)
                 {
                     File.WriteAllText(path, jsonLine + Environment.NewLine);
@@ -157,6 +206,7 @@ public static class NodeCommand
             }
         }
         node.WhenTerminated.Wait();
+        folder?.Dispose();
         if (json && jsonLine is not null)
         {
             Console.Out.WriteLine(jsonLine); // after the system stopped, so it is the last line of stdout
@@ -213,6 +263,23 @@ public static class NodeCommand
         _ => "",
     };
 
+    /// <summary>
+    /// The summary, and with a run folder its end-of-run files (model.dtm, curves.png, summary.json). Epochs trained
+    /// before a resume count in <c>epochs</c> and <c>samples_seen_per_epoch</c>.
+    /// </summary>
+    private static JsonObject Summarize(PreparedData data, Mlp model, TrainingOptions training, Actors.Simulation.DistributedTrainingResult result, DistributedRunFolder? folder)
+    {
+        if (folder is null)
+        {
+            return BuildSummary(data, model, training, result);
+        }
+        var run = folder.Finish(result.Weights);
+        var summary = run.Summary!;
+        AddClusterKeys(summary, result, folder.Reports.Select(r => r.Samples));
+        TrainingRun.WriteSummary(folder.Directory, summary);
+        return summary;
+    }
+
     /// <summary>The same keys as `train --json`, plus the cluster's: workers, mode, samples_seen_per_epoch, steps.</summary>
     internal static JsonObject BuildSummary(PreparedData data, Mlp model, TrainingOptions training, Actors.Simulation.DistributedTrainingResult result)
     {
@@ -222,12 +289,17 @@ public static class NodeCommand
         reports[^1] = reports[^1] with { Test = testEval };
         var trainSeconds = result.Epochs.Sum(e => e.Seconds);
         var summary = Summary.Create(data, model, training, reports, trainSeconds, result.Seconds);
+        AddClusterKeys(summary, result, result.SamplesSeenPerEpoch);
+        return summary;
+    }
+
+    private static void AddClusterKeys(JsonObject summary, Actors.Simulation.DistributedTrainingResult result, IEnumerable<int> samplesSeenPerEpoch)
+    {
         summary["workers"] = result.Workers;
         summary["mode"] = result.Mode.ToString().ToLowerInvariant();
         summary["steps"] = result.Steps;
-        summary["samples_seen_per_epoch"] = new JsonArray(result.SamplesSeenPerEpoch.Select(n => (JsonNode)n).ToArray());
+        summary["samples_seen_per_epoch"] = new JsonArray(samplesSeenPerEpoch.Select(n => (JsonNode)n).ToArray());
         summary["redriven_work"] = result.Epochs.Sum(e => e.RedrivenWork);
         summary["duplicate_samples"] = result.Epochs.Sum(e => e.DuplicateSamples);
-        return summary;
     }
 }

@@ -109,10 +109,10 @@ public static class SimulationRun
             Console.CancelKeyPress -= onCancel;
         }
     }
+}
 
-    /// <summary>An IProgress that calls back on the reporting thread, unlike <see cref="Progress{T}"/> which posts to the thread pool.</summary>
-    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
+/// <summary>An IProgress that calls back on the reporting thread, unlike <see cref="Progress{T}"/> which posts to the thread pool.</summary>
+internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
 }

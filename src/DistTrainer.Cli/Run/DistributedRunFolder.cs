@@ -51,6 +51,8 @@ public sealed class DistributedRunFolder : IDisposable
         Resume = resume is null ? null : ResumeFrom(resume, training.BatchSize, data.Train.Count);
     }
 
+    public string Directory => _dir;
+
     /// <summary>Where the coordinator starts, or null for a new run.</summary>
     public ResumeFrom? Resume { get; }
 
