@@ -116,12 +116,15 @@ public sealed class ParameterServerActorSpec : TestKit
         var (original, originalCoordinator, originalWorker, _) = Start(TrainingMode.Sync, OptimizerKind.Adam);
         var g1 = TestData.Random(Length, 20);
         var g2 = TestData.Random(Length, 21);
+        original.Tell(new PullTrainingState(9, AtVersion: 1), originalCoordinator.Ref); // due after the first step
+        originalCoordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
         original.PushFrom(originalWorker.Ref, g1, version: 0, step: 0, part: 0, stepSamples: 4, samples: 4, ChunkFloats, transferId: 1);
         originalWorker.ExpectSnapshot(original, Length, out _);
         originalCoordinator.ExpectMsg<GradientAccepted>();
-        originalCoordinator.ExpectMsg<StepApplied>();
-        original.Tell(new PullTrainingState(9), originalCoordinator.Ref);
         var state = originalCoordinator.ExpectMsg<TrainingState>();
+        originalCoordinator.ExpectMsg<StepApplied>();
+        original.Tell(new PullTrainingState(10, AtVersion: -1), originalCoordinator.Ref);
+        Assert.Equal(state.Data, originalCoordinator.ExpectMsg<TrainingState>().Data);
         Assert.Equal((9L, 1L, Length, 3 * Length + 1), (state.RequestId, state.Version, state.WeightCount, state.Length)); // weights, Adam's t, m, v
         Assert.Equal(1f, state.Data[Length]);
 

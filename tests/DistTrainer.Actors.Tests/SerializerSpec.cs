@@ -27,7 +27,7 @@ public sealed class SerializerSpec : TestKit
         ["gr"] = new GradientRejected(1, 5, 1, 6, "stale version 5"),
         ["sa"] = new StepApplied(5, 6, 64, 99.5),
         ["rc"] = new RegisterCoordinator(1210),
-        ["pt"] = new PullTrainingState(4),
+        ["pt"] = new PullTrainingState(4, 30),
         ["ts"] = new TrainingState(4, 92, 2, 5, 0, [0.5f, -1f, 92f, 1e-3f, 2e-6f]),
         ["rt"] = new RestoreTrainingState(92, 2, 5, 17, []),
         ["tr"] = new TrainingStateRestored(92, "the checkpoint holds 3 weights"),

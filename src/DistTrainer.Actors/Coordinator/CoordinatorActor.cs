@@ -21,8 +21,9 @@ namespace DistTrainer.Actors.Coordinator;
 /// <para>
 /// Checkpoints (<see cref="CoordinatorSettings.Checkpoints"/>): at each epoch end the coordinator pulls the weights and
 /// the optimizer state (<see cref="PullTrainingState"/>) instead of the weights alone and hands a
-/// <see cref="CheckpointTaken"/> to its listener after the epoch's report. Every N sync steps it asks for the state at
-/// the step boundary without holding the next step back; the answer only counts if the server is still at that version.
+/// <see cref="CheckpointTaken"/> to its listener after the epoch's report. Every N sync steps it asks, when it hands out
+/// the step that makes version N·k, for the state at that version: the server answers right after applying it, so no
+/// step waits for a checkpoint (and one the server has already passed is skipped and logged).
 /// A resumed job (<see cref="CoordinatorSettings.Resume"/>) first restores the server, then starts at the saved position.
 /// </para>
 /// Phases: [Restoring →] WaitingForWorkers → Training ⇄ Evaluating → Finished.
@@ -56,7 +57,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     private long _nextTransferId;
     private long _epochStateRequest;
     private long _stepStateRequest;
+    private long _stepStateVersion = -1;
     private TrainingPosition? _stepPosition;
+    private (float[] Weights, float[] State)? _stepState;
     private CheckpointTaken? _epochCheckpoint;
 
     // Sync state: the open step's parts.
@@ -363,7 +366,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         if (_settings.Checkpoints)
         {
             _epochStateRequest = ++_nextRequest;
-            _parameterServer.Tell(new PullTrainingState(_epochStateRequest), Self);
+            _parameterServer.Tell(new PullTrainingState(_epochStateRequest, -1), Self);
         }
         else
         {
@@ -448,6 +451,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 
     private void StartStep()
     {
+        RequestStepCheckpoint(); // before the step's work goes out, so the server hears of it first
         var start = _batchIndex * _settings.BatchSize;
         var count = Math.Min(_settings.BatchSize, _settings.TrainCount - start);
         var live = Live.ToList();
@@ -521,23 +525,45 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         }
         else
         {
-            if (_settings is { Checkpoints: true, CheckpointEvery: > 0 } && version % _settings.CheckpointEvery == 0)
+            if (version == _stepStateVersion)
             {
-                RequestStepCheckpoint();
+                _stepPosition = new TrainingPosition(_epoch, _batchIndex, _version, _lossSum, _epochSecondsBefore + Stopwatch.GetElapsedTime(_epochStarted).TotalSeconds);
+                DeliverStepCheckpoint();
             }
             StartStep();
         }
     }
 
     /// <summary>
-    /// Asks for the state at this step boundary and goes on at once: the server answers before it can apply the next
-    /// step in all but rare cross-node races, which the version check in <see cref="OnTrainingState"/> catches.
+    /// When the step about to start makes a checkpoint version (and does not end the epoch, which checkpoints anyway),
+    /// asks the server ahead for its state at that version. Training never waits for the answer.
     /// </summary>
     private void RequestStepCheckpoint()
     {
-        _stepPosition = new TrainingPosition(_epoch, _batchIndex, _version, _lossSum, _epochSecondsBefore + Stopwatch.GetElapsedTime(_epochStarted).TotalSeconds);
+        var next = _version + 1;
+        if (!_settings.Checkpoints || _settings.CheckpointEvery <= 0 || next % _settings.CheckpointEvery != 0
+            || _batchIndex + 1 >= _settings.StepsPerEpoch || next == _stepStateVersion)
+        {
+            return;
+        }
         _stepStateRequest = ++_nextRequest;
-        _parameterServer.Tell(new PullTrainingState(_stepStateRequest), Self);
+        _stepStateVersion = next;
+        _stepPosition = null;
+        _stepState = null;
+        _parameterServer.Tell(new PullTrainingState(_stepStateRequest, next), Self);
+    }
+
+    /// <summary>The server's state and the coordinator's position of a checkpoint step arrive in either order.</summary>
+    private void DeliverStepCheckpoint()
+    {
+        if (_stepPosition is not { } position || _stepState is not { } state)
+        {
+            return;
+        }
+        _listener?.Tell(new CheckpointTaken(position, state.Weights, state.State), Self);
+        _stepStateRequest = 0;
+        _stepPosition = null;
+        _stepState = null;
     }
 
     private void OnTrainingState(TrainingState m)
@@ -572,22 +598,18 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
             Evaluate(weights, m.Version);
             return;
         }
-        if (m.RequestId == _stepStateRequest && _stepPosition is { } position)
+        if (m.RequestId == _stepStateRequest && _stepStateRequest != 0)
         {
-            _stepStateRequest = 0;
-            _stepPosition = null;
-            if (!ok)
+            if (!ok || m.Version != _stepStateVersion)
             {
-                _log.Warning("coordinator: no checkpoint at step {0}: {1}", position.Version, reason);
+                _log.Warning("coordinator: no checkpoint at step {0}: {1}", _stepStateVersion,
+                    ok ? $"the parameter server was already at step {m.Version}" : reason);
+                _stepStateRequest = 0;
+                _stepPosition = null;
+                return;
             }
-            else if (m.Version != position.Version)
-            {
-                _log.Info("coordinator: no checkpoint at step {0}: the parameter server had already moved on to step {1}", position.Version, m.Version);
-            }
-            else
-            {
-                _listener?.Tell(new CheckpointTaken(position, weights, state), Self);
-            }
+            _stepState = (weights, state);
+            DeliverStepCheckpoint();
             return;
         }
         _log.Debug("coordinator ignored the state of request {0}", m.RequestId);

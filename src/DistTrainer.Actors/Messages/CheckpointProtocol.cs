@@ -6,10 +6,15 @@ namespace DistTrainer.Actors.Messages;
 // the weights, then the optimizer's exported state (empty for SGD; moments and step count for Adam), so it travels
 // inline or chunked like any other tensor (TransferId 0 = inline, else TensorChunks of that transfer came first).
 
-/// <summary>Coordinator → parameter server: send the weights and the optimizer state, tagged with this request id.</summary>
+/// <summary>
+/// Coordinator → parameter server: send the weights and the optimizer state, tagged with this request id: now
+/// (<see cref="AtVersion"/> -1), or right after the step that makes version <see cref="AtVersion"/> is applied (at once
+/// if the server is there already or past it; the answer's version tells).
+/// </summary>
 [MessagePackObject]
 public sealed record PullTrainingState(
-    [property: Key(0)] long RequestId) : IDistTrainerMessage;
+    [property: Key(0)] long RequestId,
+    [property: Key(1)] long AtVersion) : IDistTrainerMessage;
 
 /// <summary>
 /// Parameter server → coordinator: the weights (the first <see cref="WeightCount"/> values of the tensor) and the

@@ -34,6 +34,7 @@ public sealed class ParameterServerActor : ReceiveActor
     private readonly HashSet<int> _stepParts = [];
     private readonly HashSet<(long Step, int Part)> _completed = [];
     private readonly Queue<(long Step, int Part)> _completedOrder = new();
+    private readonly List<(IActorRef Requester, PullTrainingState Pull)> _statePulls = []; // checkpoints due at a later version
     private long _version;
     private long _nextTransferId;
     private long _stepOfVersion = -1;
@@ -104,10 +105,33 @@ public sealed class ParameterServerActor : ReceiveActor
     /// <summary>A checkpoint: weights and optimizer state as they are now (a sync step is applied whole, so never half-way).</summary>
     private void OnPullState(PullTrainingState pull)
     {
+        if (pull.AtVersion > _version)
+        {
+            _statePulls.Add((Sender, pull));
+            return;
+        }
+        SendState(Sender, pull);
+    }
+
+    /// <summary>Answers the checkpoint requests due at the version just reached (or passed).</summary>
+    private void SendDueStates()
+    {
+        for (var i = _statePulls.Count - 1; i >= 0; i--)
+        {
+            if (_statePulls[i].Pull.AtVersion <= _version)
+            {
+                SendState(_statePulls[i].Requester, _statePulls[i].Pull);
+                _statePulls.RemoveAt(i);
+            }
+        }
+    }
+
+    private void SendState(IActorRef requester, PullTrainingState pull)
+    {
         var data = TrainingStateTensor.Concat(_weights, _optimizer.ExportState());
         var version = _version;
         var weightCount = _weights.Length;
-        TrainingStateTensor.Send(Context.System, Sender, data, ++_nextTransferId, _settings.ChunkFloats,
+        TrainingStateTensor.Send(Context.System, requester, data, ++_nextTransferId, _settings.ChunkFloats,
             (length, transferId, inline) => new TrainingState(pull.RequestId, version, weightCount, length, transferId, inline), Self);
     }
 
@@ -165,6 +189,7 @@ public sealed class ParameterServerActor : ReceiveActor
         }
         _log.Info("parameter server restored a checkpoint at version {0}", _version);
         SendSnapshot(_subscribers); // workers that pulled the initial weights move on to the restored ones
+        SendDueStates();
         Sender.Tell(new TrainingStateRestored(_version, null), Self);
     }
 
@@ -271,6 +296,10 @@ public sealed class ParameterServerActor : ReceiveActor
         _stepLoss = 0;
         _stepOfVersion = -1;
         SendSnapshot(_subscribers);
+        if (_statePulls.Count > 0)
+        {
+            SendDueStates(); // the weights are broadcast first: a checkpoint never delays the next step's start
+        }
         _coordinator.Tell(applied, Self);
     }
 

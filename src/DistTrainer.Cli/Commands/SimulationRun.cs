@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
-using DistTrainer.Cli.ModelFiles;
-using DistTrainer.Cli.Run;
 using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.Simulation;
+using DistTrainer.Cli.ModelFiles;
+using DistTrainer.Cli.Run;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Training;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using DistTrainer.Cli.ModelFiles;
 using DistTrainer.Actors.Messages;
+using DistTrainer.Cli.ModelFiles;
 using DistTrainer.Cli.Run;
 using DistTrainer.Numerics.Data;
 using DistTrainer.Numerics.Models;
