@@ -513,6 +513,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 
     private void AdvanceTo(long version)
     {
+        foreach (var part in _parts)
+        {
+            // In part order, not arrival order: the epoch's loss is then the same in every run (and after a resume).
+            _lossSum += part.Accepted ? part.Loss : 0;
+        }
         if (_parts.Any(p => !p.Accepted))
         {
             _log.Error("step {0} applied with parts not reported; the sample count of epoch {1} will show it", _version, _epoch + 1);
@@ -677,7 +682,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
                 return;
             }
             part.Accepted = true;
-            Count(part.Offset, part.Count, accepted);
+            part.Loss = accepted.Loss;
+            Count(part.Offset, part.Count);
             worker?.Record(accepted, part.SentAt);
             if (AllPartsAccepted())
             {
@@ -698,7 +704,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         _batchDone[batch] = true;
         _batchesDone++;
         var start = batch * _settings.BatchSize;
-        Count(start, Math.Min(_settings.BatchSize, _settings.TrainCount - start), accepted);
+        Count(start, Math.Min(_settings.BatchSize, _settings.TrainCount - start));
+        _lossSum += accepted.Loss;
         if (_outstanding.Remove(batch, out var copies))
         {
             foreach (var copy in copies)
@@ -730,7 +737,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         return _parts.Count > 0;
     }
 
-    private void Count(int offset, int count, GradientAccepted accepted)
+    private void Count(int offset, int count)
     {
         foreach (var row in _order.AsSpan(offset, count))
         {
@@ -744,7 +751,6 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
                 _samplesSeen++;
             }
         }
-        _lossSum += accepted.Loss;
     }
 
     private void OnWatchdog()
@@ -827,6 +833,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         public int Attempt { get; set; }
         public long SentAt { get; set; }
         public bool Accepted { get; set; }
+        public double Loss { get; set; }
     }
 
     private sealed record Assignment(WorkerState Worker, long SentAt);

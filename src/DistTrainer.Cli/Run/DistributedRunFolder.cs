@@ -138,9 +138,9 @@ public sealed class DistributedRunFolder : IDisposable
         {
             _writes = _writes.ContinueWith(_ =>
             {
-                if (_writeError is not null)
+                if (_writeError is not null || Stopped)
                 {
-                    return;
+                    return; // after a (simulated) crash nothing more reaches the disk
                 }
                 try
                 {
