@@ -41,7 +41,7 @@ public static class NodeCommand
         new("result", "coordinator: write the single-line JSON summary (as train --json) to this file"),
         new("out", "coordinator: run folder for metrics.csv, summary.json, model.dtm, curves.png and checkpoint.dtc (as train)", Default: "none: no run folder"),
         new("checkpoint-every", "coordinator, sync mode: also checkpoint every N optimizer steps (0: at epoch ends only)", Default: "0"),
-        new("resume", "coordinator: continue the run in this folder from its last checkpoint (--epochs may raise the total)"),
+        new("resume", "coordinator: continue the run in this folder from its last checkpoint (--epochs may raise the total); sync mode reaches the uninterrupted result, async mode continues from the last epoch end"),
         new("step-timeout", "coordinator: seconds before a step with no answer is re-driven", Default: "reference.conf's (10)"),
         new("log-level", "Akka log level on stderr: OFF, ERROR, WARNING, INFO, DEBUG", Default: "INFO"),
         .. TrainCommand.Options.Where(o => _trainOptionNames.Contains(o.Name)),

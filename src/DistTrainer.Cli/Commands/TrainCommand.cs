@@ -41,7 +41,7 @@ public static class TrainCommand
         new("out", "run folder for metrics.csv, summary.json, model.dtm, curves.png and checkpoint.dtc", Default: "runs/<yyyyMMdd-HHmmss>"),
         new("log-every", "write a metrics.csv row every N optimizer steps (0: epoch rows only)", Default: "50"),
         new("checkpoint-every", "also checkpoint every N optimizer steps (0: at epoch ends only; with workers: sync mode only)", Default: "0"),
-        new("resume", "continue the run in this folder from its last checkpoint (--epochs may raise the total); sync mode and the plain loop reach the uninterrupted result, async mode continues from the checkpoint with its usual nondeterminism"),
+        new("resume", "continue the run in this folder from its last checkpoint (--epochs may raise the total); sync mode and the plain loop reach the uninterrupted result, async mode continues from the last epoch end"),
         new("json", "print one single-line JSON summary as the last line of stdout (progress goes to stderr)", TakesValue: false),
         new("quiet", "no per-epoch progress", TakesValue: false),
         new("help", "show this help", TakesValue: false),
