@@ -64,7 +64,7 @@ public static class SimulationRun
             OnCheckpoint = folder.OnCheckpoint,
         };
         var result = RunLocal(options, r => progress.WriteLine(folder.OnEpoch(r).Format(training.Epochs)), folder.StopToken);
-        if (result is null)
+        if (result is null || folder.Stopped)
         {
             folder.FlushCheckpoints();
             var path = Path.Combine(settings.Directory, Checkpoint.FileName);

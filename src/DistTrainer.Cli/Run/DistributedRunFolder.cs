@@ -34,6 +34,7 @@ public sealed class DistributedRunFolder : IDisposable
     private Task _writes = Task.CompletedTask;
     private Exception? _writeError;
     private bool _closed;
+    private volatile bool _stopped;
 
     public DistributedRunFolder(string dir, TrainJob job, PreparedData data, Mlp model, TrainingOptions training, Checkpoint? resume, long? stopAfterStep = null)
     {
@@ -56,10 +57,11 @@ public sealed class DistributedRunFolder : IDisposable
     /// <summary>Where the coordinator starts, or null for a new run.</summary>
     public ResumeFrom? Resume { get; }
 
-    /// <summary>Cancelled once the checkpoint of <c>stopAfterStep</c> is on disk (a test hook that stands for a crash).</summary>
+    /// <summary>Cancelled once the checkpoint of <c>stopAfterStep</c> is taken (a test hook that stands for a crash), or a write failed.</summary>
     public CancellationToken StopToken => _stop.Token;
 
-    public bool Stopped => _stop.IsCancellationRequested;
+    /// <summary>True once the checkpoint of <c>stopAfterStep</c> was taken: nothing after it reaches the folder, as after a crash.</summary>
+    public bool Stopped => _stopped;
 
     /// <summary>Every epoch so far, those before a resume included (their evaluations are not kept).</summary>
     public IReadOnlyList<EpochReport> Reports
@@ -90,7 +92,7 @@ public sealed class DistributedRunFolder : IDisposable
         var report = new EpochReport(r.Epoch, r.TrainLoss, r.Samples, r.Seconds, null, r.Test!) { Workers = r.Workers };
         lock (_lock)
         {
-            if (_closed)
+            if (_closed || _stopped)
             {
                 return report;
             }
@@ -108,7 +110,7 @@ public sealed class DistributedRunFolder : IDisposable
         double wall;
         lock (_lock)
         {
-            if (_closed || Stopped)
+            if (_closed || _stopped)
             {
                 return;
             }
@@ -138,18 +140,14 @@ public sealed class DistributedRunFolder : IDisposable
         {
             _writes = _writes.ContinueWith(_ =>
             {
-                if (_writeError is not null || Stopped)
+                if (_writeError is not null)
                 {
-                    return; // after a (simulated) crash nothing more reaches the disk
+                    return;
                 }
                 try
                 {
                     checkpoint.Model = TrainedModel.FromTraining(_data, _model, taken.Weights).ToContent();
                     checkpoint.Save(path);
-                    if (stopHere)
-                    {
-                        _stop.Cancel();
-                    }
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
@@ -158,6 +156,11 @@ public sealed class DistributedRunFolder : IDisposable
                     _stop.Cancel();
                 }
             }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            _stopped = stopHere;
+        }
+        if (stopHere)
+        {
+            _stop.Cancel(); // the run may still finish first; Stopped tells the caller to discard it
         }
     }
 
