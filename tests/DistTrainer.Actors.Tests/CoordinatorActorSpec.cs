@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using DistTrainer.Actors.Coordinator;
 using DistTrainer.Actors.Messages;
@@ -20,17 +21,25 @@ public sealed class CoordinatorActorSpec : TestKit
         var a0 = w0.ExpectMsg<ComputeGradient>();
         var a1 = w1.ExpectMsg<ComputeGradient>();
         var order = EpochOrder.Create(settings.Seed, 0, settings.TrainCount);
-        Assert.Equal(order[..10], a0.Rows.Concat(a1.Rows));
+        // Each worker gets the batch's rows of its own shard, in the epoch's order.
+        Assert.Equal([new RowRange(0, 20)], Shards[0]);
+        Assert.Equal([new RowRange(20, 20)], Shards[1]);
+        Assert.Equal(order[..10].Where(r => r < 20), a0.Rows);
+        Assert.Equal(order[..10].Where(r => r >= 20), a1.Rows);
         Assert.Equal((0L, 10, 0, 1), (a0.Version, a0.StepSamples, a0.Part, a1.Part));
     }
 
     [Fact]
     public void Coordinator_should_reassign_work_on_Terminated()
     {
-        var (_, _, w0, w1, _) = Start(TimeSpan.FromSeconds(30));
+        var (coordinator, _, w0, w1, _) = Start(TimeSpan.FromSeconds(30));
         w0.ExpectMsg<ComputeGradient>();
         var lost = w1.ExpectMsg<ComputeGradient>();
         Sys.Stop(w1.Ref);
+        // The survivor first gets the dead worker's rows, then its part.
+        var shard = w0.ExpectMsg<AssignShard>(TimeSpan.FromSeconds(3));
+        Assert.Equal([new RowRange(0, 40)], shard.Ranges);
+        coordinator.Tell(new ShardReady(shard.AssignmentId, 0, 40), w0.Ref);
         var again = w0.ExpectMsg<ComputeGradient>(TimeSpan.FromSeconds(3));
         Assert.Equal((lost.Step, lost.Part, 1), (again.Step, again.Part, again.Attempt));
         Assert.Equal(lost.Rows, again.Rows);
@@ -42,11 +51,12 @@ public sealed class CoordinatorActorSpec : TestKit
         var (_, _, w0, w1, _) = Start(TimeSpan.FromMilliseconds(300));
         var mine = w0.ExpectMsg<ComputeGradient>();
         var late = w1.ExpectMsg<ComputeGradient>();
-        // Worker 0 answers nothing either; each part goes to the other worker.
+        // Worker 0 answers nothing either; only the holder of a part's rows can compute it, so each is re-sent to it.
         var toW0 = w0.ExpectMsg<ComputeGradient>(TimeSpan.FromSeconds(3));
         var toW1 = w1.ExpectMsg<ComputeGradient>(TimeSpan.FromSeconds(3));
-        Assert.Equal((late.Part, 1), (toW0.Part, toW0.Attempt));
-        Assert.Equal((mine.Part, 1), (toW1.Part, toW1.Attempt));
+        Assert.Equal((mine.Step, mine.Part, 1), (toW0.Step, toW0.Part, toW0.Attempt));
+        Assert.Equal((late.Step, late.Part, 1), (toW1.Step, toW1.Part, toW1.Attempt));
+        Assert.Equal(mine.Rows, toW0.Rows);
     }
 
     [Fact]
@@ -71,7 +81,50 @@ public sealed class CoordinatorActorSpec : TestKit
         Assert.Equal([settings.TrainCount], finished.SamplesSeenPerEpoch);
     }
 
+    [Fact]
+    public void After_a_worker_crash_the_survivors_shards_should_cover_the_split_and_the_epoch_see_each_sample_once()
+    {
+        var crew = new Crew(this, workers: 3, minWorkers: 3);
+        ComputeGradient? lost = null;
+        crew.Crash = (id, work) => id == 1 && work.BatchIndex == 1 && (lost = work) is not null;
+        crew.PumpUntil(() => crew.AcceptedRows == crew.Settings.TrainCount);
+
+        // Worker 1 died holding a part of step 1: it went, same key, to the worker that took its rows.
+        Assert.NotNull(lost);
+        var again = crew.Work.Single(w => w.Worker != 1 && w.Work.Step == lost.Step && w.Work.Part == lost.Part);
+        Assert.Equal(lost.Rows, again.Work.Rows);
+        Assert.Equal(1, again.Work.Attempt);
+        // From the next step on the two survivors split the rows evenly; every part was inside its worker's shard.
+        Assert.Equal([0, 2], crew.Shards.Keys.Order());
+        Assert.Equal(Enumerable.Range(0, crew.Settings.TrainCount), crew.Shards.Values.SelectMany(r => r).SelectMany(r => Enumerable.Range(r.Start, r.Count)).Order());
+        Assert.Equal([20, 20], crew.Shards.Values.Select(r => r.Sum(x => x.Count)));
+        Assert.True(crew.Work.Where(w => w.Work.BatchIndex >= 2).Select(w => w.Worker).Distinct().Count() == 2);
+
+        var report = crew.FinishEpoch();
+        Assert.Equal((crew.Settings.TrainCount, 0), (report.Samples, report.DuplicateSamples));
+        Assert.True(report.RedrivenWork >= 1);
+    }
+
+    [Fact]
+    public void A_worker_joining_during_training_should_get_a_shard_and_work_from_the_next_step()
+    {
+        var crew = new Crew(this, workers: 2, minWorkers: 2) { HoldAnswers = true };
+        crew.PumpUntil(() => crew.Held.Count == 2); // step 0 is handed out and not yet answered
+        crew.Join(2); // registered before step 0's answers arrive
+        crew.HoldAnswers = false;
+        crew.ReleaseHeld();
+        crew.PumpUntil(() => crew.AcceptedRows == crew.Settings.TrainCount);
+
+        var first = crew.Work.First(w => w.Worker == 2).Work;
+        Assert.Equal(1, first.BatchIndex);
+        Assert.Equal([13, 13, 14], crew.Shards.OrderBy(s => s.Key).Select(s => s.Value.Sum(r => r.Count)));
+        var report = crew.FinishEpoch();
+        Assert.Equal((crew.Settings.TrainCount, 0), (report.Samples, report.DuplicateSamples));
+    }
+
     private Akka.TestKit.TestProbe? Listener { get; set; }
+
+    private Dictionary<int, RowRange[]> Shards { get; } = [];
 
     private (Akka.Actor.IActorRef Coordinator, Akka.TestKit.TestProbe Server, Akka.TestKit.TestProbe W0, Akka.TestKit.TestProbe W1, CoordinatorSettings Settings)
         Start(TimeSpan timeout, bool listenerProbe = false)
@@ -87,6 +140,131 @@ public sealed class CoordinatorActorSpec : TestKit
         w0.ExpectMsg<WorkerRegistered>();
         coordinator.Tell(new RegisterWorker(1, Parameters), w1.Ref);
         w1.ExpectMsg<WorkerRegistered>();
+        foreach (var (id, probe) in new[] { (0, w0), (1, w1) })
+        {
+            var shard = probe.ExpectMsg<AssignShard>();
+            Shards[id] = shard.Ranges;
+            coordinator.Tell(new ShardReady(shard.AssignmentId, id, shard.Ranges.Sum(r => r.Count)), probe.Ref);
+        }
         return (coordinator, server, w0, w1, settings);
+    }
+
+    /// <summary>What a relay heard: a message the coordinator sent to worker <see cref="WorkerId"/>.</summary>
+    private sealed record Heard(int WorkerId, object Message) : INoSerializationVerificationNeeded;
+
+    /// <summary>Stands in for a worker: forwards everything it gets to the test, which answers on its behalf.</summary>
+    private sealed class Relay : ReceiveActor
+    {
+        public Relay(int id, IActorRef monitor) => ReceiveAny(m => monitor.Tell(new Heard(id, m)));
+    }
+
+    /// <summary>
+    /// Workers played by the test through relays, all heard in one ordered queue: each shard is confirmed at once, and
+    /// each part is checked against its worker's shard and accepted (as the parameter server would) unless held.
+    /// </summary>
+    private sealed class Crew
+    {
+        private readonly TestKit _kit;
+        private readonly Akka.TestKit.TestProbe _monitor;
+        private readonly Akka.TestKit.TestProbe _server;
+        private readonly Akka.TestKit.TestProbe _listener;
+        private readonly Dictionary<int, IActorRef> _relays = [];
+
+        public Crew(TestKit kit, int workers, int minWorkers)
+        {
+            _kit = kit;
+            _monitor = kit.CreateTestProbe();
+            _server = kit.CreateTestProbe();
+            _listener = kit.CreateTestProbe();
+            Settings = new CoordinatorSettings(TrainingMode.Sync, 1, 10, 7, 40, Parameters, minWorkers) { StepTimeout = TimeSpan.FromSeconds(30) };
+            Coordinator = kit.Sys.ActorOf(CoordinatorActor.Props(Settings, _server.Ref, null, _listener.Ref));
+            _server.ExpectMsg<RegisterCoordinator>();
+            for (var i = 0; i < workers; i++)
+            {
+                Join(i);
+            }
+        }
+
+        public CoordinatorSettings Settings { get; }
+        public IActorRef Coordinator { get; }
+        public Dictionary<int, RowRange[]> Shards { get; } = [];
+        public List<(int Worker, ComputeGradient Work)> Work { get; } = [];
+        public List<(int Worker, ComputeGradient Work)> Held { get; } = [];
+        public int AcceptedRows { get; private set; }
+        public bool HoldAnswers { get; set; }
+
+        /// <summary>True: the worker dies on receiving this work, without answering.</summary>
+        public Func<int, ComputeGradient, bool> Crash { get; set; } = (_, _) => false;
+
+        public void Join(int id)
+        {
+            _relays[id] = _kit.Sys.ActorOf(Props.Create(() => new Relay(id, _monitor.Ref)));
+            Coordinator.Tell(new RegisterWorker(id, Parameters), _relays[id]);
+        }
+
+        public void PumpUntil(Func<bool> done)
+        {
+            while (!done())
+            {
+                Handle(_monitor.ExpectMsg<Heard>(TimeSpan.FromSeconds(10)));
+            }
+        }
+
+        public void ReleaseHeld()
+        {
+            foreach (var (worker, work) in Held.ToList())
+            {
+                Accept(worker, work);
+            }
+            Held.Clear();
+        }
+
+        public EpochReport FinishEpoch()
+        {
+            _server.ExpectMsg<PullParameters>(p => p.WorkerId == -1);
+            Coordinator.Tell(new ParametersSnapshot(Settings.StepsPerEpoch, Parameters, 0, new float[Parameters]), _server.Ref);
+            return _listener.ExpectMsg<EpochReport>();
+        }
+
+        private void Handle(Heard heard)
+        {
+            var id = heard.WorkerId;
+            switch (heard.Message)
+            {
+                case AssignShard shard:
+                    Assert.Equal(id, shard.WorkerId);
+                    Shards[id] = shard.Ranges;
+                    foreach (var dead in Shards.Keys.Where(k => !_relays.ContainsKey(k)).ToList())
+                    {
+                        Shards.Remove(dead);
+                    }
+                    Coordinator.Tell(new ShardReady(shard.AssignmentId, id, shard.Ranges.Sum(r => r.Count)), _relays[id]);
+                    break;
+                case ComputeGradient work:
+                    Assert.All(work.Rows, row => Assert.Contains(Shards[id], r => row >= r.Start && row < r.End));
+                    Work.Add((id, work));
+                    if (Crash(id, work))
+                    {
+                        _kit.Sys.Stop(_relays[id]);
+                        _relays.Remove(id);
+                        Shards.Remove(id);
+                    }
+                    else if (HoldAnswers)
+                    {
+                        Held.Add((id, work));
+                    }
+                    else
+                    {
+                        Accept(id, work);
+                    }
+                    break;
+            }
+        }
+
+        private void Accept(int id, ComputeGradient work)
+        {
+            AcceptedRows += work.Rows.Length;
+            Coordinator.Tell(new GradientAccepted(id, work.Epoch, work.Step, work.Part, work.Version + 1, work.Rows.Length, 1.0, 100), _server.Ref);
+        }
     }
 }

@@ -108,6 +108,21 @@ public sealed class LocalSimulationSpec
         Assert.True(result.Epochs[^1].Test!.Accuracy >= 0.9, $"accuracy {result.Epochs[^1].Test!.Accuracy}");
     }
 
+    [Fact]
+    public async Task Async_training_should_hand_a_crashed_workers_batches_to_a_survivor_and_use_every_sample_once()
+    {
+        var spec = TestData.DigitsSpec(32);
+        var training = new TrainingOptions(3, 32, new OptimizerOptions(OptimizerKind.Adam, 0.005f), Seed: 8);
+        var options = Options(spec, training, workers: 3, TrainingMode.Async) with { Crashes = [new CrashWorker(1, 2)] };
+        var result = await DistributedTraining.RunLocalAsync(options);
+
+        Assert.Equal(Enumerable.Repeat(TestData.DigitsTrain.Count, 3), result.SamplesSeenPerEpoch);
+        Assert.All(result.Epochs, e => Assert.Equal(0, e.DuplicateSamples));
+        Assert.True(result.Epochs[1].RedrivenWork >= 1);
+        Assert.Equal(2, result.Epochs[2].Workers.Count(w => w.Parts > 0));
+        Assert.Equal(3 * ((TestData.DigitsTrain.Count + 31) / 32), result.Steps);
+    }
+
     private static LocalSimulationOptions Options(ModelSpec spec, TrainingOptions training, int workers, TrainingMode mode = TrainingMode.Sync) =>
         new(spec, TestData.DigitsTrain, null, training, workers, mode) { Config = _specConfig, LogLevel = "ERROR" };
 

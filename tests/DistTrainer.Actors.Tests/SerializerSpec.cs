@@ -27,6 +27,8 @@ public sealed class SerializerSpec : TestKit
         ["gr"] = new GradientRejected(1, 5, 1, 6, "stale version 5"),
         ["sa"] = new StepApplied(5, 6, 64, 99.5),
         ["rc"] = new RegisterCoordinator(1210),
+        ["as"] = new AssignShard(3, 1, 1437, [new RowRange(0, 10), new RowRange(479, 479)]),
+        ["sr"] = new ShardReady(3, 1, 489),
         ["pt"] = new PullTrainingState(4, 30),
         ["ts"] = new TrainingState(4, 92, 2, 5, 0, [0.5f, -1f, 92f, 1e-3f, 2e-6f]),
         ["rt"] = new RestoreTrainingState(92, 2, 5, 17, []),
@@ -91,6 +93,7 @@ public sealed class SerializerSpec : TestKit
         {
             float[] f => "f:" + string.Join(",", f.Select(x => BitConverter.SingleToInt32Bits(x))),
             int[] i => "i:" + string.Join(",", i),
+            RowRange[] r => "r:" + string.Join(",", r),
             var v => $"{p.Name}={v}",
         }));
 }

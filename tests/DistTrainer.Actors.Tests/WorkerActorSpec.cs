@@ -3,6 +3,7 @@ using Akka.TestKit.Xunit2;
 using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.Transfer;
 using DistTrainer.Actors.Worker;
+using DistTrainer.Numerics.Data;
 using DistTrainer.Numerics.Models;
 
 namespace DistTrainer.Actors.Tests;
@@ -70,7 +71,51 @@ public sealed class WorkerActorSpec : TestKit
         Assert.Equal(0, push.Version); // still the good version-0 weights
     }
 
-    private (IActorRef Worker, Akka.TestKit.TestProbe Coordinator, Akka.TestKit.TestProbe Server, Mlp Model, float[] Weights) StartWorker()
+    [Fact]
+    public void Worker_should_hold_only_the_rows_of_its_shard_and_compute_on_them_by_their_global_index()
+    {
+        RowRange[] shard = [new(10, 10), new(300, 5)];
+        var (worker, coordinator, server, model, weights) = StartWorker(shard);
+        int[] outside = [12, 20];
+        worker.Tell(new ComputeGradient(0, 0, 0, 0, 0, 0, 2, outside), coordinator.Ref); // row 20 is not held: refused
+        int[] rows = [304, 10, 19, 300];
+        worker.Tell(new ComputeGradient(0, 0, 0, 1, 0, 0, 4, rows), coordinator.Ref);
+
+        var assembler = new ChunkAssembler(4, model.ParameterCount);
+        var push = server.ExpectTensorMessage<PushGradients>(assembler, worker);
+        Assert.Equal((1, 4), (push.Part, push.SampleCount));
+        Assert.True(assembler.TryTake(worker, push.Length, push.TransferId, push.Gradients, model.ParameterCount, out var tensor, out var reason), reason);
+        var pushed = new float[model.ParameterCount];
+        tensor.CopyTo(pushed);
+        var (expected, loss) = Reference(model, weights, rows, step: 0);
+        Assert.Equal(loss, push.Loss, 6);
+        Assert.True(pushed.Zip(expected).Max(p => Math.Abs(p.First - p.Second)) <= 1e-6f);
+    }
+
+    [Fact]
+    public void Worker_should_reload_on_a_new_assignment_and_answer_a_repeated_one_without_reloading()
+    {
+        var data = new CountingData(TestData.DigitsTrain);
+        var (worker, coordinator, _, _, _) = StartWorker([new(0, 50)], data);
+        worker.Tell(new AssignShard(2, 0, TestData.DigitsTrain.Count, [new(40, 30), new(900, 1)]), coordinator.Ref);
+        Assert.Equal(new ShardReady(2, 0, 31), coordinator.ExpectMsg<ShardReady>());
+        worker.Tell(new AssignShard(2, 0, TestData.DigitsTrain.Count, [new(40, 30), new(900, 1)]), coordinator.Ref);
+        Assert.Equal(new ShardReady(2, 0, 31), coordinator.ExpectMsg<ShardReady>());
+        Assert.Equal(2, data.Loads);
+        Assert.Equal(31, data.LastShard!.Count);
+    }
+
+    [Fact]
+    public void Worker_should_stop_when_its_shard_does_not_fit_its_data()
+    {
+        var (worker, coordinator, _, _, _) = StartWorker([new(0, 50)]);
+        Watch(worker);
+        worker.Tell(new AssignShard(2, 0, TestData.DigitsTrain.Count + 1, [new(0, 10)]), coordinator.Ref);
+        ExpectTerminated(worker);
+    }
+
+    private (IActorRef Worker, Akka.TestKit.TestProbe Coordinator, Akka.TestKit.TestProbe Server, Mlp Model, float[] Weights) StartWorker(
+        RowRange[]? shard = null, ITrainingData? data = null)
     {
         var spec = TestData.DigitsSpec(32);
         var model = new Mlp(spec);
@@ -80,9 +125,12 @@ public sealed class WorkerActorSpec : TestKit
         var server = CreateTestProbe();
         var train = TestData.DigitsTrain;
         var settings = new WorkerSettings(0, spec, 64) { ChunkFloats = ChunkFloats };
-        var worker = Sys.ActorOf(WorkerActor.Props(settings, () => train, coordinator.Ref, server.Ref));
+        var worker = Sys.ActorOf(WorkerActor.Props(settings, data ?? new InMemoryTrainingData(train), coordinator.Ref, server.Ref));
         Assert.Equal(model.ParameterCount, coordinator.ExpectMsg<RegisterWorker>().ParameterCount);
         server.ExpectMsg<PullParameters>();
+        shard ??= [new RowRange(0, train.Count)];
+        worker.Tell(new AssignShard(1, 0, train.Count, shard), coordinator.Ref);
+        Assert.Equal(new ShardReady(1, 0, shard.Sum(r => r.Count)), coordinator.ExpectMsg<ShardReady>());
         SendWeights(worker, server.Ref, weights, version: 0);
         return (worker, coordinator, server, model, weights);
     }
@@ -102,5 +150,21 @@ public sealed class WorkerActorSpec : TestKit
         var gradient = new float[model.ParameterCount];
         var loss = model.AccumulateGradient(weights, new Batch(features, targets, rows, step), gradient, model.CreateWorkspace(rows.Length));
         return (gradient, loss);
+    }
+
+    /// <summary>The in-memory data, counting loads and keeping the last shard it cut.</summary>
+    private sealed class CountingData(Dataset train) : ITrainingData
+    {
+        public int Loads { get; private set; }
+
+        public TrainingShard? LastShard { get; private set; }
+
+        public int FeatureCount => train.FeatureCount;
+
+        public TrainingShard LoadShard(IReadOnlyList<RowRange> ranges, int trainCount)
+        {
+            Loads++;
+            return LastShard = TrainingShard.Cut(train, ranges, trainCount);
+        }
     }
 }

@@ -35,8 +35,11 @@ public sealed record ClusterNodeOptions(IReadOnlyList<string> Roles)
     /// <summary>The job id a worker node asks for.</summary>
     public string JobId { get; init; } = ClusterNode.DefaultJobId;
 
-    /// <summary>A worker node's training split (required with the worker role), loaded before the node joins.</summary>
-    public Dataset? WorkerData { get; init; }
+    /// <summary>
+    /// Reads a worker node's training split (required with the worker role): once before the node joins, to describe
+    /// it, and again for each shard the coordinator assigns, of which the node keeps only the shard's rows.
+    /// </summary>
+    public Func<Dataset>? WorkerData { get; init; }
 
     /// <summary>Compute threads of a worker node's gradient kernels.</summary>
     public int WorkerThreads { get; init; } = 1;
@@ -163,6 +166,7 @@ public sealed class ClusterNode
         {
             throw new ArgumentException("a worker node needs its training data");
         }
+        var workerData = roles.Contains(WorkerRole) ? new ReloadingTrainingData(options.WorkerData!) : null;
         var config = BuildConfig(options);
         var seeds = config.GetStringList("akka.cluster.seed-nodes", []).Select(ParseSeed).ToList();
         foreach (var seed in seeds.Where(s => !string.Equals(s.System, options.SystemName, StringComparison.Ordinal)))
@@ -189,8 +193,7 @@ public sealed class ClusterNode
             }
             if (roles.Contains(WorkerRole))
             {
-                var data = options.WorkerData!;
-                system.ActorOf(WorkerHost.Props(options.JobId, data, DataFingerprint.Describe(data), options.WorkerThreads, outcome), CoordinatorHost.WorkerHostName);
+                system.ActorOf(WorkerHost.Props(options.JobId, workerData!, options.WorkerThreads, outcome), CoordinatorHost.WorkerHostName);
             }
             if (!roles.Contains(CoordinatorRole))
             {

@@ -2,14 +2,13 @@ using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Event;
 using DistTrainer.Actors.Worker;
-using DistTrainer.Numerics.Data;
 using DistTrainer.Numerics.Models;
 
 namespace DistTrainer.Actors.Cluster;
 
 /// <summary>
-/// Runs on every "worker" node at <c>/user/worker-host</c>. It holds the node's training data (loaded before the node
-/// joined), asks the coordinator singleton (through a <see cref="ClusterSingletonProxy"/>) for a place in the job every
+/// Runs on every "worker" node at <c>/user/worker-host</c>. It knows the node's training data (described before the node
+/// joined; the worker reads its shard's rows when the coordinator assigns them), asks the coordinator singleton (through a <see cref="ClusterSingletonProxy"/>) for a place in the job every
 /// few seconds until answered, and on <see cref="JobOffer"/> starts a <see cref="WorkerActor"/> wired to the job's
 /// coordinator and parameter server. On <see cref="JobRefused"/> it logs the reason and the node leaves the cluster.
 /// </summary>
@@ -17,25 +16,23 @@ public sealed class WorkerHost : ReceiveActor, IWithTimers
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _jobId;
-    private readonly Dataset _train;
-    private readonly DataDescription _data;
+    private readonly ReloadingTrainingData _train;
     private readonly int _threads;
     private readonly NodeOutcome _outcome;
     private readonly IActorRef _coordinatorProxy;
     private IActorRef _worker = ActorRefs.Nobody;
 
-    public WorkerHost(string jobId, Dataset train, DataDescription data, int threads, NodeOutcome outcome)
+    public WorkerHost(string jobId, ReloadingTrainingData train, int threads, NodeOutcome outcome)
     {
         _jobId = jobId;
         _train = train;
-        _data = data;
         _threads = threads;
         _outcome = outcome;
         _coordinatorProxy = Context.ActorOf(ClusterSingletonProxy.Props($"/user/{ClusterNode.CoordinatorManagerName}",
             ClusterSingletonProxySettings.Create(Context.System).WithRole(ClusterNode.CoordinatorRole).WithSingletonName(ClusterNode.CoordinatorSingletonName)),
             "coordinator-proxy");
 
-        Receive<AskToJoin>(_ => _coordinatorProxy.Tell(new JoinJob(_jobId, Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString(), _data), Self));
+        Receive<AskToJoin>(_ => _coordinatorProxy.Tell(new JoinJob(_jobId, Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString(), _train.Description), Self));
         Receive<JobOffer>(OnOffer);
         Receive<JobRefused>(m =>
         {
@@ -59,14 +56,14 @@ public sealed class WorkerHost : ReceiveActor, IWithTimers
         });
     }
 
-    public static Props Props(string jobId, Dataset train, DataDescription data, int threads, NodeOutcome outcome) =>
-        Akka.Actor.Props.Create(() => new WorkerHost(jobId, train, data, threads, outcome));
+    public static Props Props(string jobId, ReloadingTrainingData train, int threads, NodeOutcome outcome) =>
+        Akka.Actor.Props.Create(() => new WorkerHost(jobId, train, threads, outcome));
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     protected override void PreStart()
     {
-        _log.Info("worker node for job \"{0}\" holds {1}; asking the coordinator for work", _jobId, _data);
+        _log.Info("worker node for job \"{0}\" reads {1}; asking the coordinator for work", _jobId, _train.Description);
         Timers.StartPeriodicTimer("join", AskToJoin.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(2));
     }
 
@@ -78,7 +75,7 @@ public sealed class WorkerHost : ReceiveActor, IWithTimers
             return; // a repeated offer answers a repeated JoinJob
         }
         var spec = offer.Job;
-        var mismatch = spec.Data.Mismatch(_data)
+        var mismatch = spec.Data.Mismatch(_train.Description)
             ?? (spec.Inputs != _train.FeatureCount ? $"the job's model takes {spec.Inputs} inputs, this node's data has {_train.FeatureCount} features" : null);
         if (mismatch is { } reason)
         {
@@ -96,9 +93,7 @@ public sealed class WorkerHost : ReceiveActor, IWithTimers
             ChunkFloats = settings.ChunkFloats,
             MaxOpenTransfers = settings.MaxOpenTransfers,
         };
-        var train = _train;
-        Func<Dataset> load = () => train;
-        _worker = Context.ActorOf(WorkerActor.Props(workerSettings, load, coordinator, parameterServer), $"worker-{offer.WorkerId}");
+        _worker = Context.ActorOf(WorkerActor.Props(workerSettings, _train, coordinator, parameterServer), $"worker-{offer.WorkerId}");
         Context.Watch(_worker);
         _log.Info("worker {0} started for {1}", offer.WorkerId, spec);
     }

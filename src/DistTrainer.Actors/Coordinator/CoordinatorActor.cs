@@ -8,16 +8,30 @@ using DistTrainer.Numerics.Training;
 namespace DistTrainer.Actors.Coordinator;
 
 /// <summary>
-/// Owns the job: each epoch's seeded order (<see cref="EpochOrder"/>), the global sample cursor, the work handed to
-/// each worker, membership (DeathWatch) and evaluation. It never holds the training data or does the heavy math.
+/// Owns the job: each epoch's seeded order (<see cref="EpochOrder"/>), the global sample cursor, the shard of training
+/// rows each worker holds, the work handed to each worker, membership (DeathWatch) and evaluation. It never holds the
+/// training data or does the heavy math.
 /// <para>
-/// Sync: global batch b of an epoch is <c>order[b·batch ..]</c>, split into contiguous parts among the live workers
-/// (ordered by id). The parameter server applies the step once all parts are in; then the next step starts. A part
-/// whose worker dies is re-sent at once to a survivor; a part with no accepted gradient within the step timeout is
-/// re-sent to another live worker and the late worker is logged. Re-sent work keeps its (step, part) key, so
-/// whichever copy arrives first counts and the other is refused: every sample is used exactly once per epoch.
+/// Shards: contiguous ranges of training rows, an even split over the live workers ordered by id
+/// (<see cref="ShardLayout.Even"/>), sent as <see cref="AssignShard"/>; a worker gets work only once it answered
+/// <see cref="ShardReady"/> for its latest assignment. When a worker dies, its rows and its unfinished work go at once
+/// to the survivor holding the fewest rows (which reloads a superset of its shard), and the split is evened out over
+/// the survivors later: at the next step (sync) or epoch (async). A joining worker gets a shard, and work, from the
+/// next step (sync) or epoch (async).
 /// </para>
-/// <para>Async: the epoch's global batches are a work queue; each idle worker gets the next one.</para>
+/// <para>
+/// Sync: global batch b of an epoch is <c>order[b·batch ..]</c>; its rows are grouped by the worker holding them, one
+/// part per worker (ordered by id). The parameter server applies the step once all parts are in; then the next step
+/// starts. A part whose worker dies goes to the heir of its rows once the heir's shard is ready; a part with no
+/// accepted gradient within the step timeout is re-sent to the worker holding its rows, and the late worker is logged.
+/// Re-sent work keeps its (step, part) key, so whichever copy arrives first counts and the other is refused: every
+/// sample is used exactly once per epoch.
+/// </para>
+/// <para>
+/// Async: each worker works through its own shard: its rows in the epoch's order, cut into batches of the batch size.
+/// Shards start at multiples of the batch size, so an epoch has as many batches as sync has steps. An idle worker gets
+/// its next batch; a dead worker's batches go to the heir of its rows.
+/// </para>
 /// <para>
 /// Checkpoints (<see cref="CoordinatorSettings.Checkpoints"/>): at each epoch end the coordinator pulls the weights and
 /// the optimizer state (<see cref="PullTrainingState"/>) instead of the weights alone and hands a
@@ -41,6 +55,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     private readonly List<int> _samplesSeenPerEpoch = [];
     private readonly int[] _order;
     private readonly bool[] _seen;
+
+    // Shards: which worker holds each training row (null before the first layout).
+    private readonly WorkerState?[] _ownerOfRow;
+    private bool _reshardPending = true;
+    private long _nextAssignmentId;
 
     // Epoch state.
     private int _epoch = -1;
@@ -69,10 +88,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     private long _stepStarted;
     private int _stepSamples;
 
-    // Async state.
-    private readonly LinkedList<int> _queue = new();
-    private readonly Dictionary<int, List<Assignment>> _outstanding = [];
-    private bool[] _batchDone = [];
+    // Async state: this epoch's batches, each in the queue of the worker holding its rows.
+    private AsyncBatch[] _batches = [];
     private int _batchesDone;
 
     public CoordinatorActor(CoordinatorSettings settings, IActorRef parameterServer, Func<float[], Evaluation>? evaluate, IActorRef? listener)
@@ -88,6 +105,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         _assembler = new ChunkAssembler(settings.MaxOpenTransfers, TrainingStateTensor.MaxLength(settings.ParameterCount));
         _order = new int[settings.TrainCount];
         _seen = new bool[settings.TrainCount];
+        _ownerOfRow = new WorkerState?[settings.TrainCount];
         if (settings.Resume is { } resume)
         {
             settings.CheckResume();
@@ -166,11 +184,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 
     private void Training()
     {
-        Receive<RegisterWorker>(m =>
-        {
-            OnRegister(m);
-            ResumeOrphanedWork();
-        });
+        Receive<RegisterWorker>(OnRegisterDuringTraining);
+        Receive<ShardReady>(OnShardReady);
         Receive<GradientAccepted>(OnAccepted);
         Receive<StepApplied>(OnStepApplied);
         Receive<GradientRejected>(m => _log.Debug("coordinator: rejected step {0} part {1}: {2}", m.Step, m.Part, m.Reason));
@@ -188,7 +203,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         Receive<TrainingState>(OnTrainingState);
         Receive<EvaluationDone>(OnEvaluationDone);
         Receive<Terminated>(OnTerminated);
-        Receive<RegisterWorker>(OnRegister);
+        Receive<RegisterWorker>(OnRegisterDuringTraining);
+        Receive<ShardReady>(OnShardReady);
         Receive<Watchdog>(_ => { });
         Receive<GradientAccepted>(m => _log.Debug("coordinator ignored a late acceptance of step {0} part {1}", m.Step, m.Part));
         Receive<StepApplied>(_ => { });
@@ -241,6 +257,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         {
             return;
         }
+        HandOver(worker);
         if (!Live.Any())
         {
             if (_settings.FailWhenNoWorkers)
@@ -249,35 +266,153 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
             }
             return;
         }
-        ResumeOrphanedWork();
+        if (_settings.Mode == TrainingMode.Async)
+        {
+            DispatchAsync();
+        }
     }
 
-    /// <summary>Sends the work held by dead workers (or by nobody) to live ones.</summary>
-    private void ResumeOrphanedWork()
+    private void OnRegisterDuringTraining(RegisterWorker m)
     {
-        if (_epoch < 0)
+        var known = _workers.ContainsKey(Sender);
+        OnRegister(m);
+        if (known || !_workers.TryGetValue(Sender, out var worker) || !worker.Alive)
         {
             return;
         }
+        // Rows whose holders all died wait for the first newcomer; otherwise it gets a shard at the next reshard.
+        foreach (var orphaned in _workers.Values.Where(w => !w.Alive && w.Ranges.Count > 0).ToList())
+        {
+            HandOver(orphaned);
+        }
+        _reshardPending = true;
+        if (_settings.Mode == TrainingMode.Async)
+        {
+            DispatchAsync();
+        }
+    }
+
+    // ---------------------------------------------------------------- shards
+
+    /// <summary>Splits the rows evenly over the live workers; workers whose rows change get a new assignment.</summary>
+    private void Reshard()
+    {
+        var live = Live.ToList();
+        if (live.Count == 0)
+        {
+            return; // stays pending until a worker joins
+        }
+        // Async shards start at multiples of the batch size, so cutting each into batches gives StepsPerEpoch batches.
+        var layout = ShardLayout.Even(_settings.TrainCount, live.Count, _settings.Mode == TrainingMode.Sync ? 1 : _settings.BatchSize);
+        foreach (var dead in _workers.Values.Where(w => !w.Alive))
+        {
+            dead.Ranges = [];
+        }
+        for (var i = 0; i < live.Count; i++)
+        {
+            var ranges = ShardLayout.Normalize([layout[i]]);
+            if (!ranges.SequenceEqual(live[i].Ranges))
+            {
+                live[i].Ranges = ranges;
+                SendShard(live[i]);
+            }
+        }
+        _reshardPending = false;
+        RebuildOwners();
+        _log.Info("shards over {0} workers: {1}", live.Count, string.Join("; ", live.Select(w => $"worker {w.Id} {string.Join(" ", w.Ranges)}")));
+    }
+
+    /// <summary>Gives a dead worker's rows, and its unfinished work, to the live worker holding the fewest rows.</summary>
+    private void HandOver(WorkerState from)
+    {
+        if (from.Ranges.Count == 0)
+        {
+            return;
+        }
+        var heir = Live.OrderBy(w => w.Rows).ThenBy(w => w.Id).FirstOrDefault();
+        if (heir is null)
+        {
+            _log.Warning("the rows {0} of worker {1} wait for a worker to join", string.Join(" ", from.Ranges), from.Id);
+            return;
+        }
+        _log.Warning("the rows {0} of worker {1} go to worker {2}", string.Join(" ", from.Ranges), from.Id, heir.Id);
+        heir.Ranges = ShardLayout.Normalize(heir.Ranges.Concat(from.Ranges));
+        from.Ranges = [];
+        RebuildOwners();
+        SendShard(heir);
+        _reshardPending = true; // even the split out again at the next step (sync) or epoch (async)
+
+        // The work goes with the rows; it keeps its key, and is sent once the heir holds them.
+        foreach (var part in _parts.Where(p => !p.Accepted && ReferenceEquals(p.Worker, from)))
+        {
+            part.Worker = heir;
+            if (part.Sent)
+            {
+                part.Sent = false;
+                part.Attempt++;
+                _redriven++;
+            }
+        }
+        while (from.Queue.TryDequeue(out var queued))
+        {
+            heir.Queue.Enqueue(queued);
+        }
+        foreach (var batch in _batches.Where(b => !b.Done && ReferenceEquals(b.SentTo, from)))
+        {
+            batch.SentTo = null;
+            batch.Attempt++;
+            _redriven++;
+            heir.Queue.Enqueue(batch);
+        }
+        from.Busy = false;
+    }
+
+    private void SendShard(WorkerState worker)
+    {
+        worker.Assignment = ++_nextAssignmentId;
+        worker.ShardReady = false;
+        ResendShard(worker);
+    }
+
+    private void ResendShard(WorkerState worker)
+    {
+        worker.AssignedAt = Stopwatch.GetTimestamp();
+        worker.Ref.Tell(new AssignShard(worker.Assignment, worker.Id, _settings.TrainCount, [.. worker.Ranges]), Self);
+    }
+
+    private void RebuildOwners()
+    {
+        Array.Clear(_ownerOfRow);
+        foreach (var worker in _workers.Values)
+        {
+            foreach (var range in worker.Ranges)
+            {
+                _ownerOfRow.AsSpan(range.Start, range.Count).Fill(worker);
+            }
+        }
+    }
+
+    private void OnShardReady(ShardReady ready)
+    {
+        if (!_workers.TryGetValue(Sender, out var worker) || !worker.Alive || ready.AssignmentId != worker.Assignment || worker.ShardReady)
+        {
+            _log.Debug("coordinator ignored ShardReady {0} of worker {1}", ready.AssignmentId, ready.WorkerId);
+            return;
+        }
+        if (ready.RowCount != worker.Rows)
+        {
+            _log.Error("worker {0} reports {1} rows for shard {2}, which has {3}", worker.Id, ready.RowCount, string.Join(" ", worker.Ranges), worker.Rows);
+        }
+        worker.ShardReady = true;
         if (_settings.Mode == TrainingMode.Sync)
         {
-            foreach (var part in _parts.Where(p => !p.Accepted && !p.Worker.Alive).ToList())
+            foreach (var part in _parts.Where(p => !p.Accepted && !p.Sent && ReferenceEquals(p.Worker, worker)).ToList())
             {
-                Redrive(part, $"worker {part.Worker.Id} is gone");
+                SendPart(part);
             }
         }
         else
         {
-            foreach (var (batch, copies) in _outstanding.ToList())
-            {
-                copies.RemoveAll(a => !a.Worker.Alive);
-                if (copies.Count == 0)
-                {
-                    _outstanding.Remove(batch);
-                    _queue.AddFirst(batch);
-                    _redriven++;
-                }
-            }
             DispatchAsync();
         }
     }
@@ -332,20 +467,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         }
         else
         {
-            _queue.Clear();
-            _outstanding.Clear();
-            for (var b = firstBatch; b < _settings.StepsPerEpoch; b++)
-            {
-                _queue.AddLast(b);
-            }
-            _batchDone = new bool[_settings.StepsPerEpoch];
-            Array.Fill(_batchDone, true, 0, firstBatch);
-            _batchesDone = firstBatch;
-            foreach (var w in _workers.Values)
-            {
-                w.Busy = false;
-            }
-            DispatchAsync();
+            StartAsyncEpoch();
         }
     }
 
@@ -452,49 +574,46 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     private void StartStep()
     {
         RequestStepCheckpoint(); // before the step's work goes out, so the server hears of it first
+        if (_reshardPending)
+        {
+            Reshard();
+        }
         var start = _batchIndex * _settings.BatchSize;
         var count = Math.Min(_settings.BatchSize, _settings.TrainCount - start);
-        var live = Live.ToList();
         _parts.Clear();
         _stepStarted = Stopwatch.GetTimestamp();
-        if (live.Count == 0)
+        if (!Live.Any())
         {
             return; // the watchdog and the next registration pick the step up
         }
         _stepSamples = count;
-        var k = Math.Min(live.Count, count);
-        var offset = start;
-        for (var i = 0; i < k; i++)
+        // One part per worker holding rows of this batch, the rows in the epoch's order.
+        var groups = new SortedDictionary<int, (WorkerState Worker, List<int> Rows)>();
+        foreach (var row in _order.AsSpan(start, count))
         {
-            var size = count / k + (i < count % k ? 1 : 0);
-            var part = new Part(i, offset, size, live[i]);
+            var owner = _ownerOfRow[row] ?? throw new InvalidOperationException($"training row {row} has no shard");
+            if (!groups.TryGetValue(owner.Id, out var group))
+            {
+                groups[owner.Id] = group = (owner, []);
+            }
+            group.Rows.Add(row);
+        }
+        foreach (var (worker, rows) in groups.Values)
+        {
+            var part = new Part(_parts.Count, [.. rows], worker);
             _parts.Add(part);
-            offset += size;
-            SendPart(part);
+            if (worker.Alive && worker.ShardReady)
+            {
+                SendPart(part);
+            }
         }
     }
 
     private void SendPart(Part part)
     {
+        part.Sent = true;
         part.SentAt = Stopwatch.GetTimestamp();
-        var rows = _order.AsSpan(part.Offset, part.Count).ToArray();
-        part.Worker.Ref.Tell(new ComputeGradient(_epoch, _version, _batchIndex, part.Index, _version, part.Attempt, _stepSamples, rows), Self);
-    }
-
-    private void Redrive(Part part, string why)
-    {
-        var target = Live.Where(w => !ReferenceEquals(w, part.Worker)).OrderBy(w => _parts.Count(p => !p.Accepted && ReferenceEquals(p.Worker, w))).ThenBy(w => w.Id).FirstOrDefault()
-            ?? Live.FirstOrDefault();
-        if (target is null)
-        {
-            _log.Warning("step {0} part {1}: {2}, and no live worker can take it", _version, part.Index, why);
-            return;
-        }
-        _log.Warning("step {0} part {1}: {2}; re-sent to worker {3}", _version, part.Index, why, target.Id);
-        part.Worker = target;
-        part.Attempt++;
-        _redriven++;
-        SendPart(part);
+        part.Worker.Ref.Tell(new ComputeGradient(_epoch, _version, _batchIndex, part.Index, _version, part.Attempt, _stepSamples, part.Rows), Self);
     }
 
     private void OnStepApplied(StepApplied applied)
@@ -634,32 +753,75 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 
     // ---------------------------------------------------------------- async work queue
 
+    /// <summary>Cuts each worker's rows, in this epoch's order, into batches of the batch size and queues them for it.</summary>
+    private void StartAsyncEpoch()
+    {
+        if (_reshardPending)
+        {
+            Reshard();
+        }
+        var rowsByOwner = new SortedDictionary<int, (WorkerState Worker, List<int> Rows)>();
+        foreach (var row in _order)
+        {
+            if (_seen[row])
+            {
+                continue; // trained on before a resume
+            }
+            var owner = _ownerOfRow[row] ?? throw new InvalidOperationException($"training row {row} has no shard");
+            if (!rowsByOwner.TryGetValue(owner.Id, out var group))
+            {
+                rowsByOwner[owner.Id] = group = (owner, []);
+            }
+            group.Rows.Add(row);
+        }
+        var batches = new List<AsyncBatch>(_settings.StepsPerEpoch);
+        foreach (var w in _workers.Values)
+        {
+            w.Queue.Clear();
+            w.Busy = false;
+        }
+        foreach (var (owner, rows) in rowsByOwner.Values)
+        {
+            for (var i = 0; i < rows.Count; i += _settings.BatchSize)
+            {
+                var batch = new AsyncBatch(batches.Count, rows.GetRange(i, Math.Min(_settings.BatchSize, rows.Count - i)).ToArray());
+                batches.Add(batch);
+                owner.Queue.Enqueue(batch);
+            }
+        }
+        if (batches.Count > _settings.StepsPerEpoch)
+        {
+            // Keys are epoch · StepsPerEpoch + batch: more batches would collide with the next epoch's.
+            Fail($"epoch {_epoch + 1} has {batches.Count} async batches, more than {_settings.StepsPerEpoch}");
+            return;
+        }
+        _batches = [.. batches];
+        _batchesDone = 0;
+        DispatchAsync();
+    }
+
     private void DispatchAsync()
     {
-        foreach (var worker in Live.Where(w => !w.Busy).ToList())
+        foreach (var worker in Live.Where(w => w.ShardReady && !w.Busy).ToList())
         {
-            if (_queue.First is not { } next)
+            while (worker.Queue.TryDequeue(out var batch))
             {
-                return;
+                if (!batch.Done && batch.SentTo is null)
+                {
+                    Assign(batch, worker);
+                    break;
+                }
             }
-            _queue.RemoveFirst();
-            Assign(next.Value, worker, attempt: 0);
         }
     }
 
-    private void Assign(int batch, WorkerState worker, int attempt)
+    private void Assign(AsyncBatch batch, WorkerState worker)
     {
-        var start = batch * _settings.BatchSize;
-        var count = Math.Min(_settings.BatchSize, _settings.TrainCount - start);
-        var rows = _order.AsSpan(start, count).ToArray();
-        var step = (long)_epoch * _settings.StepsPerEpoch + batch;
-        if (!_outstanding.TryGetValue(batch, out var copies))
-        {
-            _outstanding[batch] = copies = [];
-        }
-        copies.Add(new Assignment(worker, Stopwatch.GetTimestamp()));
+        var step = (long)_epoch * _settings.StepsPerEpoch + batch.Index;
+        batch.SentTo = worker;
+        batch.SentAt = Stopwatch.GetTimestamp();
         worker.Busy = true;
-        worker.Ref.Tell(new ComputeGradient(_epoch, step, batch, 0, -1, attempt, count, rows), Self);
+        worker.Ref.Tell(new ComputeGradient(_epoch, step, batch.Index, 0, -1, batch.Attempt, batch.Rows.Length, batch.Rows), Self);
     }
 
     // ---------------------------------------------------------------- acceptance and the watchdog
@@ -683,7 +845,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
             }
             part.Accepted = true;
             part.Loss = accepted.Loss;
-            Count(part.Offset, part.Count);
+            Count(part.Rows);
             worker?.Record(accepted, part.SentAt);
             if (AllPartsAccepted())
             {
@@ -695,29 +857,23 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
             return;
         }
 
-        var batch = (int)(accepted.Step - (long)accepted.Epoch * _settings.StepsPerEpoch);
-        if (accepted.Epoch != _epoch || batch < 0 || batch >= _batchDone.Length || _batchDone[batch])
+        var index = accepted.Step - (long)accepted.Epoch * _settings.StepsPerEpoch;
+        if (accepted.Epoch != _epoch || index < 0 || index >= _batches.Length || _batches[index].Done)
         {
             _log.Debug("coordinator ignored an acceptance for step {0} of epoch {1}", accepted.Step, accepted.Epoch + 1);
             return;
         }
-        _batchDone[batch] = true;
+        var batch = _batches[index];
+        batch.Done = true;
         _batchesDone++;
-        var start = batch * _settings.BatchSize;
-        Count(start, Math.Min(_settings.BatchSize, _settings.TrainCount - start));
+        Count(batch.Rows);
         _lossSum += accepted.Loss;
-        if (_outstanding.Remove(batch, out var copies))
+        worker?.Record(accepted, batch.SentAt);
+        if (batch.SentTo is { } computing)
         {
-            foreach (var copy in copies)
-            {
-                copy.Worker.Busy = false;
-                if (worker is not null && ReferenceEquals(copy.Worker, worker))
-                {
-                    worker.Record(accepted, copy.SentAt);
-                }
-            }
+            computing.Busy = false;
         }
-        if (_batchesDone == _batchDone.Length)
+        if (_batchesDone == _batches.Length)
         {
             EndEpoch();
             return;
@@ -737,9 +893,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         return _parts.Count > 0;
     }
 
-    private void Count(int offset, int count)
+    private void Count(int[] rows)
     {
-        foreach (var row in _order.AsSpan(offset, count))
+        foreach (var row in rows)
         {
             if (_seen[row])
             {
@@ -756,6 +912,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     private void OnWatchdog()
     {
         var timeout = _settings.StepTimeout;
+        foreach (var worker in Live.Where(w => !w.ShardReady && w.Assignment > 0 && Stopwatch.GetElapsedTime(w.AssignedAt) > timeout).ToList())
+        {
+            _log.Warning("worker {0} has not confirmed its shard {1} after {2:0.###} s; sent again", worker.Id, string.Join(" ", worker.Ranges), timeout.TotalSeconds);
+            ResendShard(worker);
+        }
         if (_settings.Mode == TrainingMode.Sync)
         {
             if (_parts.Count == 0)
@@ -770,10 +931,14 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
                 }
                 return;
             }
-            var late = _parts.Where(p => !p.Accepted && Stopwatch.GetElapsedTime(p.SentAt) > timeout).ToList();
-            foreach (var part in late)
+            // Only the worker holding a part's rows can compute it: a late part goes to it again (a lost message or
+            // lost weights are recovered that way), and a dead one's part has gone to the heir of its rows.
+            foreach (var part in _parts.Where(p => p.Sent && !p.Accepted && Stopwatch.GetElapsedTime(p.SentAt) > timeout).ToList())
             {
-                Redrive(part, $"worker {part.Worker.Id} is late (no gradient after {timeout.TotalSeconds:0.###} s)");
+                _log.Warning("step {0} part {1}: worker {2} is late (no gradient after {3:0.###} s); re-sent to it", _version, part.Index, part.Worker.Id, timeout.TotalSeconds);
+                part.Attempt++;
+                _redriven++;
+                SendPart(part);
             }
             if (_parts.All(p => p.Accepted) && Stopwatch.GetElapsedTime(_stepStarted) > timeout)
             {
@@ -783,19 +948,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
             }
             return;
         }
-        foreach (var (batch, copies) in _outstanding.ToList())
+        foreach (var batch in _batches.Where(b => !b.Done && b.SentTo is not null && Stopwatch.GetElapsedTime(b.SentAt) > timeout))
         {
-            var newest = copies.Max(c => c.SentAt);
-            if (Stopwatch.GetElapsedTime(newest) <= timeout)
-            {
-                continue;
-            }
-            var lateIds = string.Join(", ", copies.Select(c => c.Worker.Id));
-            var target = Live.FirstOrDefault(w => !w.Busy) ?? copies[^1].Worker;
-            _log.Warning("batch {0} of epoch {1}: worker {2} is late (no gradient after {3:0.###} s); re-sent to worker {4}",
-                batch, _epoch + 1, lateIds, timeout.TotalSeconds, target.Id);
+            var worker = batch.SentTo!;
+            _log.Warning("batch {0} of epoch {1}: worker {2} is late (no gradient after {3:0.###} s); re-sent to it", batch.Index, _epoch + 1, worker.Id, timeout.TotalSeconds);
+            batch.Attempt++;
             _redriven++;
-            Assign(batch, target, copies.Count);
+            Assign(batch, worker);
         }
     }
 
@@ -824,19 +983,29 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 
     private sealed record EvaluationDone(float[] Weights, long Version, Evaluation? Test, string? Error = null) : INoSerializationVerificationNeeded;
 
-    private sealed class Part(int index, int offset, int count, WorkerState worker)
+    /// <summary>A sync step's rows held by one worker.</summary>
+    private sealed class Part(int index, int[] rows, WorkerState worker)
     {
         public int Index { get; } = index;
-        public int Offset { get; } = offset;
-        public int Count { get; } = count;
+        public int[] Rows { get; } = rows;
         public WorkerState Worker { get; set; } = worker;
         public int Attempt { get; set; }
+        public bool Sent { get; set; }
         public long SentAt { get; set; }
         public bool Accepted { get; set; }
         public double Loss { get; set; }
     }
 
-    private sealed record Assignment(WorkerState Worker, long SentAt);
+    /// <summary>An async batch: rows of one worker's shard. <see cref="SentTo"/> is the worker computing it, if any.</summary>
+    private sealed class AsyncBatch(int index, int[] rows)
+    {
+        public int Index { get; } = index;
+        public int[] Rows { get; } = rows;
+        public WorkerState? SentTo { get; set; }
+        public int Attempt { get; set; }
+        public long SentAt { get; set; }
+        public bool Done { get; set; }
+    }
 
     private sealed class WorkerState(int id, IActorRef actor)
     {
@@ -849,6 +1018,16 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         public IActorRef Ref { get; } = actor;
         public bool Alive { get; set; } = true;
         public bool Busy { get; set; }
+
+        /// <summary>The rows this worker holds (or, once dead, held until a survivor takes them).</summary>
+        public List<RowRange> Ranges { get; set; } = [];
+        public int Rows => Ranges.Sum(r => r.Count);
+        public long Assignment { get; set; }
+        public long AssignedAt { get; set; }
+        public bool ShardReady { get; set; }
+
+        /// <summary>Async: this worker's batches not yet handed out.</summary>
+        public Queue<AsyncBatch> Queue { get; } = new();
 
         public void ResetEpoch() => (_parts, _samples, _computeMs, _stepMs) = (0, 0, 0, 0);
 

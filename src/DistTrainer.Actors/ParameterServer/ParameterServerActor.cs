@@ -2,7 +2,6 @@ using Akka.Actor;
 using Akka.Event;
 using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.Transfer;
-using DistTrainer.Numerics.Kernels;
 using DistTrainer.Numerics.Optimizers;
 
 namespace DistTrainer.Actors.ParameterServer;
@@ -30,6 +29,7 @@ public sealed class ParameterServerActor : ReceiveActor
     private readonly TensorPool _snapshotPool;
     private readonly List<IActorRef> _localReceivers = [];
     private readonly List<IActorRef> _remoteReceivers = [];
+    private readonly List<IActorRef> _receivers = [];
     private readonly HashSet<IActorRef> _subscribers = [];
     private readonly HashSet<int> _stepParts = [];
     private readonly HashSet<(long Step, int Part)> _completed = [];
@@ -99,7 +99,7 @@ public sealed class ParameterServerActor : ReceiveActor
         {
             Context.Watch(Sender);
         }
-        SendSnapshot([Sender]);
+        SendSnapshot(Sender);
     }
 
     /// <summary>A checkpoint: weights and optimizer state as they are now (a sync step is applied whole, so never half-way).</summary>
@@ -188,7 +188,8 @@ public sealed class ParameterServerActor : ReceiveActor
             return;
         }
         _log.Info("parameter server restored a checkpoint at version {0}", _version);
-        SendSnapshot(_subscribers); // workers that pulled the initial weights move on to the restored ones
+        SplitReceivers(_subscribers);
+        SendSnapshot(broadcast: null); // workers that pulled the initial weights move on to the restored ones
         SendDueStates();
         Sender.Tell(new TrainingStateRestored(_version, null), Self);
     }
@@ -262,43 +263,46 @@ public sealed class ParameterServerActor : ReceiveActor
             _stepOfVersion = push.Step;
             _stepExpected = push.StepSamples;
         }
-        // A whole step in one leased local array: this actor owns that array until it releases the lease after this
-        // message, so the mean is formed in place and no pass over _sum is needed.
-        var sum = _stepParts.Count == 0 && push.SampleCount == push.StepSamples && push is { Lease: not null, TransferId: 0 }
-            ? push.Gradients
-            : _sum;
-        if (_stepParts.Count == 0)
-        {
-            if (!ReferenceEquals(sum, push.Gradients))
-            {
-                gradient.CopyTo(_sum); // the first part starts the sum: no clearing pass, no read of zeros
-            }
-        }
-        else
-        {
-            gradient.AddTo(_sum);
-        }
+        var last = _stepSamples + push.SampleCount == _stepExpected;
+        var parts = _stepParts.Count;
         _stepParts.Add(push.Part);
         _stepSamples += push.SampleCount;
         _stepLoss += push.Loss;
         _coordinator.Tell(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros), Self);
-        if (_stepSamples < _stepExpected)
+        // The last part is not added to the sum: the fused step reads it in place (inline tensors), saving a pass.
+        var extra = last ? gradient.Contiguous : null;
+        if (extra is null)
+        {
+            if (parts == 0)
+            {
+                gradient.CopyTo(_sum); // the first part starts the sum: no clearing pass, no read of zeros
+            }
+            else
+            {
+                gradient.AddTo(_sum);
+            }
+        }
+        if (!last)
         {
             return;
         }
-        ElementWise.Scale(sum, 1f / _stepSamples); // cached stores: the optimizer reads it next
-        _optimizer.Step(_weights, sum);
-        _version++;
-        var applied = new StepApplied(_stepOfVersion, _version, _stepSamples, _stepLoss);
+        var applied = new StepApplied(_stepOfVersion, _version + 1, _stepSamples, _stepLoss);
+        if (parts == 0 && extra is not null)
+        {
+            ApplyStep(extra, [], _stepSamples, _subscribers); // the whole step in one push: nothing was summed
+        }
+        else
+        {
+            ApplyStep(_sum, extra ?? [], _stepSamples, _subscribers);
+        }
         _stepParts.Clear();
         _stepSamples = 0;
         _stepExpected = 0;
         _stepLoss = 0;
         _stepOfVersion = -1;
-        SendSnapshot(_subscribers);
         if (_statePulls.Count > 0)
         {
-            SendDueStates(); // the weights are broadcast first: a checkpoint never delays the next step's start
+            SendDueStates(); // after the broadcast: a checkpoint never delays the next step's start
         }
         _coordinator.Tell(applied, Self);
     }
@@ -311,18 +315,35 @@ public sealed class ParameterServerActor : ReceiveActor
             Reject(push, $"duplicate: step {push.Step} part {push.Part} was already applied");
             return;
         }
-        gradient.CopyTo(_sum);
-        ElementWise.Scale(_sum, 1f / push.SampleCount);
-        _optimizer.Step(_weights, _sum);
-        _version++;
+        var values = gradient.Contiguous;
+        if (values is null)
+        {
+            gradient.CopyTo(_sum);
+            values = _sum;
+        }
         _completed.Add(key);
         _completedOrder.Enqueue(key);
         if (_completedOrder.Count > _settings.CompletedWorkMemory)
         {
             _completed.Remove(_completedOrder.Dequeue());
         }
-        SendSnapshot([Sender]);
+        _receivers.Clear();
+        _receivers.Add(Sender);
+        ApplyStep(values, [], push.SampleCount, _receivers);
         _coordinator.Tell(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros), Self);
+    }
+
+    /// <summary>
+    /// w ← optimizer(w, (sum + extra) / samples), version + 1, and the new weights to <paramref name="receivers"/>. One
+    /// fused pass writes the weights and the local receivers' broadcast array together (see IOptimizer.Step).
+    /// </summary>
+    private void ApplyStep(float[] sum, float[] extra, int samples, IReadOnlyCollection<IActorRef> receivers)
+    {
+        SplitReceivers(receivers);
+        var broadcast = _localReceivers.Count > 0 ? _snapshotPool.Rent() : null;
+        _optimizer.Step(_weights, sum, extra, 1f / samples, broadcast);
+        _version++;
+        SendSnapshot(broadcast);
     }
 
     private void Reject(PushGradients push, string reason)
@@ -340,28 +361,44 @@ public sealed class ParameterServerActor : ReceiveActor
         Sender.Tell(new GradientRejected(push.WorkerId, push.Step, push.Part, _version, reason), Self);
         if (_settings.Mode == TrainingMode.Async)
         {
-            SendSnapshot([Sender]); // the worker waits for fresh weights after every push
+            SendSnapshot(Sender); // the worker waits for fresh weights after every push
         }
     }
 
-    /// <summary>
-    /// One copy of the weights for all receivers: local ones share one pooled array (released by each after reading),
-    /// remote ones get it chunked when large and flow-controlled; the message objects are the same for every receiver.
-    /// </summary>
-    private void SendSnapshot(IEnumerable<IActorRef> receivers)
+    private void SendSnapshot(IActorRef receiver)
     {
-        _nextTransferId++;
+        _receivers.Clear();
+        _receivers.Add(receiver);
+        SplitReceivers(_receivers);
+        SendSnapshot(broadcast: null);
+    }
+
+    private void SplitReceivers(IReadOnlyCollection<IActorRef> receivers)
+    {
         _localReceivers.Clear();
         _remoteReceivers.Clear();
         foreach (var receiver in receivers)
         {
             (LocalTensor.IsLocal(Context.System, receiver) ? _localReceivers : _remoteReceivers).Add(receiver);
         }
+    }
+
+    /// <summary>
+    /// One copy of the weights for all receivers split by <see cref="SplitReceivers"/>: local ones share one pooled
+    /// array (<paramref name="broadcast"/> when the step already wrote it, released by each receiver after reading),
+    /// remote ones get it chunked when large and flow-controlled; the message objects are the same for every receiver.
+    /// </summary>
+    private void SendSnapshot(float[]? broadcast)
+    {
+        _nextTransferId++;
         if (_localReceivers.Count > 0)
         {
-            var array = _snapshotPool.Rent();
-            _weights.CopyTo(array, 0);
-            var local = new ParametersSnapshot(_version, array.Length, 0, array) { Lease = _snapshotPool.Lease(array, _localReceivers.Count) };
+            if (broadcast is null)
+            {
+                broadcast = _snapshotPool.Rent();
+                _weights.CopyTo(broadcast, 0);
+            }
+            var local = new ParametersSnapshot(_version, broadcast.Length, 0, broadcast) { Lease = _snapshotPool.Lease(broadcast, _localReceivers.Count) };
             foreach (var receiver in _localReceivers)
             {
                 receiver.Tell(local, Self);

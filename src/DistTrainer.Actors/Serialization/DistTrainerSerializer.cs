@@ -37,6 +37,8 @@ public sealed class DistTrainerSerializer : SerializerWithStringManifest
         (typeof(GradientRejected), "gr"),
         (typeof(StepApplied), "sa"),
         (typeof(RegisterCoordinator), "rc"),
+        (typeof(AssignShard), "as"),
+        (typeof(ShardReady), "sr"),
         (typeof(PullTrainingState), "pt"),
         (typeof(TrainingState), "ts"),
         (typeof(RestoreTrainingState), "rt"),

@@ -6,7 +6,6 @@ using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.ParameterServer;
 using DistTrainer.Actors.Worker;
 using DistTrainer.Numerics;
-using DistTrainer.Numerics.Data;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Training;
 
@@ -89,8 +88,7 @@ public static class DistributedTraining
             var evaluate = CreateEvaluator(model, options);
             var coordinator = system.ActorOf(CoordinatorActor.Props(coordinatorSettings, parameterServer, evaluate, observer), "coordinator");
 
-            var train = options.Train;
-            Func<Dataset> load = () => train; // in-process: every worker "loads" the same immutable training split
+            var data = new InMemoryTrainingData(options.Train); // each worker copies out only the rows of its shard
             for (var i = 0; i < options.Workers; i++)
             {
                 var workerSettings = new WorkerSettings(i, options.Model, batch, training.Threads)
@@ -102,7 +100,7 @@ public static class DistributedTraining
                     CrashAt = options.Crashes.Where(c => c.Worker == i).OrderBy(c => c.Epoch).Select(c => (CrashPoint?)new CrashPoint(c.Epoch - 1,
                         CrashBatchIndex(training.Seed, c.Epoch, coordinatorSettings.StepsPerEpoch))).FirstOrDefault(),
                 };
-                system.ActorOf(WorkerActor.Props(workerSettings, load, coordinator, parameterServer), $"worker-{i}");
+                system.ActorOf(WorkerActor.Props(workerSettings, data, coordinator, parameterServer), $"worker-{i}");
             }
 
             var outcome = await finished.Task.ConfigureAwait(false);

@@ -10,6 +10,24 @@ public sealed class StderrLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMe
     public StderrLogger()
     {
         Receive<InitializeLogger>(_ => Sender.Tell(new LoggerInitialized()));
-        Receive<LogEvent>(e => Console.Error.WriteLine($"[{e.LogLevel().ToString().Replace("Level", "", StringComparison.Ordinal).ToUpperInvariant()}] {e.LogSource}: {e.Message}"));
+        Receive<LogEvent>(e => Console.Error.WriteLine(Format(e)));
+    }
+
+    internal static string Format(LogEvent e) =>
+        $"[{e.LogLevel().ToString().Replace("Level", "", StringComparison.Ordinal).ToUpperInvariant()}] {e.LogSource}: {e.Message}";
+}
+
+/// <summary>
+/// Akka's fallback logger (<c>akka.stdout-logger-class</c>), used before the configured loggers start and after they
+/// stop at shutdown. Akka's own writes to stdout: a node printed "Remoting shut down" there while leaving.
+/// </summary>
+public sealed class StderrFallbackLogger : MinimalLogger
+{
+    protected override void Log(object message)
+    {
+        if (message is LogEvent e)
+        {
+            Console.Error.WriteLine(StderrLogger.Format(e));
+        }
     }
 }

@@ -12,6 +12,9 @@ public readonly struct ReceivedTensor
 
     public int Length => _chunks is null ? 0 : _chunks.Sum(c => c.Data.Length);
 
+    /// <summary>The whole tensor as one array when it came inline (one piece), else null.</summary>
+    public float[]? Contiguous => _chunks is [{ Offset: 0 } only] ? only.Data : null;
+
     public void CopyTo(Span<float> destination)
     {
         foreach (var chunk in _chunks)

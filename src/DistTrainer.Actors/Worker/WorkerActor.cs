@@ -9,9 +9,15 @@ using DistTrainer.Numerics.Models;
 namespace DistTrainer.Actors.Worker;
 
 /// <summary>
-/// Holds the training data in memory (it loads the data itself, through the delegate it is given) and computes the
-/// summed gradient of the rows the coordinator assigns, with the weights version the assignment names. It pushes the
-/// gradient sum, the sample count and the summed loss to the parameter server.
+/// Holds its shard of the training data in memory and computes the summed gradient of the rows the coordinator assigns,
+/// with the weights version the assignment names. It pushes the gradient sum, the sample count and the summed loss to
+/// the parameter server.
+/// <para>
+/// Shard: the coordinator names the rows this worker holds (<see cref="AssignShard"/>); the worker loads exactly those
+/// through its <see cref="ITrainingData"/>, drops the rows it held before, and answers <see cref="ShardReady"/>. Work is
+/// named by global row indices; the shard maps them to its own rows without allocating. Work on rows the worker does
+/// not hold is refused with a logged reason (the coordinator's watchdog re-drives it to the rows' owner).
+/// </para>
 /// <para>
 /// Compute placement: the actor runs on <c>disttrainer.worker-dispatcher</c>, a PinnedDispatcher, so each worker owns
 /// one dedicated thread and the gradient is computed synchronously inside the message handler. That thread is never
@@ -23,7 +29,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly WorkerSettings _settings;
-    private readonly Func<Dataset> _loadTrainingData;
+    private readonly ITrainingData _data;
     private readonly IActorRef _coordinator;
     private readonly IActorRef _parameterServer;
     private readonly IModel _model;
@@ -38,7 +44,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly int[] _ids;
     private readonly ChunkAssembler _assembler;
     private readonly List<ComputeGradient> _pending = [];
-    private Dataset _train = null!;
+    private TrainingShard _shard;
+    private long _shardAssignment;
     private long _version = -1;
     private bool _awaitingFreshWeights;
     private bool _pullRequested;
@@ -47,10 +54,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private ComputeGradient? _prepared;
     private float[]? _preparedGradient;
 
-    public WorkerActor(WorkerSettings settings, Func<Dataset> loadTrainingData, IActorRef coordinator, IActorRef parameterServer)
+    public WorkerActor(WorkerSettings settings, ITrainingData data, IActorRef coordinator, IActorRef parameterServer)
     {
         _settings = settings;
-        _loadTrainingData = loadTrainingData;
+        _data = data;
+        _shard = TrainingShard.Empty(settings.Model.Inputs);
         _coordinator = coordinator;
         _parameterServer = parameterServer;
         _model = ModelFactory.Create(settings.Model, settings.Rbm);
@@ -66,6 +74,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
         Receive<TensorChunk>(OnChunk);
         Receive<ParametersSnapshot>(OnSnapshot);
+        Receive<AssignShard>(OnAssignShard);
         Receive<ComputeGradient>(OnCompute);
         Receive<GradientRejected>(OnRejected);
         Receive<WorkerRegistered>(m => _log.Debug("worker {0} registered ({1} mode)", m.WorkerId, m.Mode));
@@ -77,8 +86,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<DelayedPush>(m => Send(m.Tensor, m.Push));
     }
 
-    public static Props Props(WorkerSettings settings, Func<Dataset> loadTrainingData, IActorRef coordinator, IActorRef parameterServer) =>
-        Akka.Actor.Props.Create(() => new WorkerActor(settings, loadTrainingData, coordinator, parameterServer))
+    public static Props Props(WorkerSettings settings, ITrainingData data, IActorRef coordinator, IActorRef parameterServer) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(settings, data, coordinator, parameterServer))
             .WithDispatcher(DistTrainerSettings.WorkerDispatcher);
 
     public int WorkerId => _settings.WorkerId;
@@ -87,10 +96,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _train = _loadTrainingData();
-        if (_train.FeatureCount != _settings.Model.Inputs)
+        if (_data.FeatureCount != _settings.Model.Inputs)
         {
-            throw new InvalidOperationException($"worker {WorkerId}: the data has {_train.FeatureCount} features, the model expects {_settings.Model.Inputs}");
+            throw new InvalidOperationException($"worker {WorkerId}: the data has {_data.FeatureCount} features, the model expects {_settings.Model.Inputs}");
         }
         _serverIsLocal = LocalTensor.IsLocal(Context.System, _parameterServer);
         _coordinator.Tell(new RegisterWorker(WorkerId, _model.ParameterCount), Self);
@@ -139,7 +147,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _log.Debug("worker {0} ignored weights version {1}: it holds {2}", WorkerId, snapshot.Version, _version);
             return false;
         }
-        if (!tensor.AllFinite())
+        // A leased array comes from the parameter server in this process, which only applies finite gradients: the
+        // check is for weights that crossed the network, and would cost a pass on the step's critical path here.
+        if (snapshot.Lease is null && !tensor.AllFinite())
         {
             _log.Warning("worker {0} rejected weights version {1}: NaN or infinity", WorkerId, snapshot.Version);
             return false;
@@ -180,11 +190,15 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             return;
         }
         var rows = work.Rows ?? [];
-        var badRow = Array.FindIndex(rows, r => r < 0 || r >= _train.Count);
+        var badRow = -1;
+        for (var i = 0; i < rows.Length && badRow < 0; i++)
+        {
+            badRow = _shard.LocalIndex(rows[i]) < 0 ? i : -1;
+        }
         if (rows.Length == 0 || rows.Length > _targets.Length || badRow >= 0)
         {
             _log.Warning("worker {0} refused step {1} part {2}: {3}", WorkerId, work.Step, work.Part,
-                badRow >= 0 ? $"row {rows[badRow]} is outside the training set of {_train.Count}" : $"{rows.Length} rows (1..{_targets.Length} allowed)");
+                badRow >= 0 ? $"row {rows[badRow]} is not in this worker's shard ({_shard})" : $"{rows.Length} rows (1..{_targets.Length} allowed)");
             return;
         }
         _pending.Add(work);
@@ -197,6 +211,40 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         {
             Prepare(_pending[0]); // waits for its weights: gather now, off the step's critical path
         }
+    }
+
+    private void OnAssignShard(AssignShard assignment)
+    {
+        if (assignment.AssignmentId <= _shardAssignment)
+        {
+            if (assignment.AssignmentId == _shardAssignment)
+            {
+                Sender.Tell(new ShardReady(_shardAssignment, WorkerId, _shard.Count), Self); // a repeat: the answer was late or lost
+            }
+            return;
+        }
+        TrainingShard shard;
+        try
+        {
+            shard = _data.LoadShard(assignment.Ranges ?? [], assignment.TrainCount);
+        }
+        catch (Exception e) when (e is InvalidDataException or DataFormatException or IOException or UnauthorizedAccessException)
+        {
+            // Without its rows this worker is of no use to the job: stopping hands its shard to the survivors.
+            _log.Error("worker {0} cannot load its shard {1}: {2}; stopping", WorkerId, string.Join(" ", assignment.Ranges ?? []), e.Message);
+            Context.Stop(Self);
+            return;
+        }
+        _shard = shard;
+        _shardAssignment = assignment.AssignmentId;
+        // Work still waiting here on rows this worker no longer holds was handed to their new owner.
+        var dropped = _pending.RemoveAll(w => !_shard.HoldsAll(w.Rows));
+        if (_prepared is not null && !_pending.Contains(_prepared))
+        {
+            _prepared = null;
+        }
+        _log.Info("worker {0} holds {1}{2}", WorkerId, _shard, dropped > 0 ? $"; dropped {dropped} stale assignment(s)" : "");
+        Sender.Tell(new ShardReady(_shardAssignment, WorkerId, _shard.Count), Self);
     }
 
     private void OnRejected(GradientRejected rejected)
@@ -239,12 +287,13 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void Prepare(ComputeGradient work)
     {
         var rows = work.Rows;
-        var inputs = _train.FeatureCount;
+        var inputs = _shard.FeatureCount;
         for (var i = 0; i < rows.Length; i++)
         {
-            _train.Row(rows[i]).CopyTo(_features.AsSpan(i * inputs, inputs));
-            _targets[i] = _train.Targets[rows[i]];
-            _ids[i] = rows[i];
+            var local = _shard.LocalIndex(rows[i]);
+            _shard.Row(local).CopyTo(_features.AsSpan(i * inputs, inputs));
+            _targets[i] = _shard.Target(local);
+            _ids[i] = rows[i]; // the global row: seeded sampling (RBM) must not depend on which worker holds it
         }
         // A local server gets the gradient array itself (pooled, returned by its lease); a remote one gets a copy.
         _preparedGradient = _serverIsLocal ? _gradientPool.Rent() : _gradient;
@@ -262,7 +311,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var gradient = _preparedGradient!;
         _preparedGradient = null;
         var count = work.Rows.Length;
-        var inputs = _train.FeatureCount;
+        var inputs = _shard.FeatureCount;
         var started = Stopwatch.GetTimestamp();
         var batch = new Batch(_features.AsSpan(0, count * inputs), _targets.AsSpan(0, count), _ids.AsSpan(0, count), work.Step);
         var loss = _model.AccumulateGradient(_weights, batch, gradient, _workspace);

@@ -15,7 +15,7 @@ namespace DistTrainer.Cli.Commands;
 
 /// <summary>
 /// `disttrainer node`: one process of a cluster job. Roles: coordinator (takes the training options, writes the result),
-/// parameter-server, worker (loads --data itself). Exit codes: 0 the job finished and the node left the cluster;
+/// parameter-server, worker (reads --data itself and keeps only its shard). Exit codes: 0 the job finished and the node left the cluster;
 /// 1 the job failed or the node was downed; 2 usage; 3 the node was refused (another job or other data);
 /// 130/143 interrupted by SIGINT/SIGTERM (after a graceful leave).
 /// </summary>
@@ -101,7 +101,7 @@ public static class NodeCommand
             job = TrainJob.FromOptions(options);
             dir = options.String("out") is { } outDir ? RunDirectory.Create(outDir, DateTime.Now) : null;
         }
-        var data = isCoordinator || isWorker ? job.LoadData() : null;
+        var data = isCoordinator ? job.LoadData() : null;
         var nodeOptions = new ClusterNodeOptions(roles)
         {
             SystemName = options.String("cluster-name", ClusterNode.DefaultSystemName),
@@ -112,7 +112,8 @@ public static class NodeCommand
             Config = LoadConfig(options.String("config")),
             LogLevel = options.String("log-level") ?? "INFO",
             JobId = jobId,
-            WorkerData = isWorker ? data!.Train : null,
+            // A worker reads --data on its own machine (at start and for each shard) and keeps only its shard's rows.
+            WorkerData = isWorker ? () => job.LoadData().Train : null,
             WorkerThreads = job.Threads,
         };
 

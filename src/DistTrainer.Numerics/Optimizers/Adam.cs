@@ -12,9 +12,11 @@ public sealed class Adam(float learningRate, float beta1, float beta2, float eps
     private readonly float[] _v = new float[parameterCount];
     private long _t;
 
-    public void Step(Span<float> weights, ReadOnlySpan<float> gradients)
+    public void Step(Span<float> weights, ReadOnlySpan<float> gradients) => Step(weights, gradients, default, 1f, default);
+
+    public void Step(Span<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale, Span<float> weightsCopy)
     {
-        OptimizerGuard.CheckLengths(weights, gradients);
+        var gradients = new FusedGradient(weights, gradientSum, extraGradientSum, scale, weightsCopy);
         _t++;
         // Fold both bias corrections into the step size: η·√(1−β₂ᵗ)/(1−β₁ᵗ), with ε scaled to match.
         var c1 = 1.0 - Math.Pow(beta1, _t);
@@ -36,20 +38,20 @@ public sealed class Adam(float learningRate, float beta1, float beta2, float eps
             for (; i <= weights.Length - Vector<float>.Count; i += Vector<float>.Count)
             {
                 var w = new Vector<float>(weights[i..]);
-                var g = new Vector<float>(gradients[i..]) + vWd * w;
+                var g = gradients.Vector(i) + vWd * w;
                 var mi = vB1 * new Vector<float>(m[i..]) + vOneMinusB1 * g;
                 var vi = vB2 * new Vector<float>(v[i..]) + vOneMinusB2 * g * g;
                 mi.CopyTo(m[i..]);
                 vi.CopyTo(v[i..]);
-                (w - vStep * mi / (Vector.SquareRoot(vi) + vEps)).CopyTo(weights[i..]);
+                gradients.Store(weights, i, w - vStep * mi / (Vector.SquareRoot(vi) + vEps));
             }
         }
         for (; i < weights.Length; i++)
         {
-            var g = gradients[i] + weightDecay * weights[i];
+            var g = gradients.Scalar(i) + weightDecay * weights[i];
             m[i] = beta1 * m[i] + (1f - beta1) * g;
             v[i] = beta2 * v[i] + (1f - beta2) * g * g;
-            weights[i] -= stepSize * m[i] / (MathF.Sqrt(v[i]) + eps);
+            gradients.Store(weights, i, weights[i] - stepSize * m[i] / (MathF.Sqrt(v[i]) + eps));
         }
     }
 

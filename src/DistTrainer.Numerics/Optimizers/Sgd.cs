@@ -1,13 +1,16 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace DistTrainer.Numerics.Optimizers;
 
 /// <summary>Plain gradient descent: w ← w − η(g + λw).</summary>
 public sealed class Sgd(float learningRate, float weightDecay) : IOptimizer
 {
-    public void Step(Span<float> weights, ReadOnlySpan<float> gradients)
+    public void Step(Span<float> weights, ReadOnlySpan<float> gradients) => Step(weights, gradients, default, 1f, default);
+
+    public void Step(Span<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale, Span<float> weightsCopy)
     {
-        OptimizerGuard.CheckLengths(weights, gradients);
+        var gradients = new FusedGradient(weights, gradientSum, extraGradientSum, scale, weightsCopy);
         var i = 0;
         var shrink = 1f - learningRate * weightDecay;
         if (Vector.IsHardwareAccelerated)
@@ -17,13 +20,13 @@ public sealed class Sgd(float learningRate, float weightDecay) : IOptimizer
             for (; i <= weights.Length - Vector<float>.Count; i += Vector<float>.Count)
             {
                 var w = new Vector<float>(weights[i..]);
-                var g = new Vector<float>(gradients[i..]);
-                (w * vShrink - vLr * g).CopyTo(weights[i..]);
+                var g = gradients.Vector(i);
+                gradients.Store(weights, i, w * vShrink - vLr * g);
             }
         }
         for (; i < weights.Length; i++)
         {
-            weights[i] = weights[i] * shrink - learningRate * gradients[i];
+            gradients.Store(weights, i, weights[i] * shrink - learningRate * gradients.Scalar(i));
         }
     }
 
@@ -39,9 +42,11 @@ public sealed class MomentumSgd(float learningRate, float momentum, float weight
 {
     private readonly float[] _velocity = new float[parameterCount];
 
-    public void Step(Span<float> weights, ReadOnlySpan<float> gradients)
+    public void Step(Span<float> weights, ReadOnlySpan<float> gradients) => Step(weights, gradients, default, 1f, default);
+
+    public void Step(Span<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale, Span<float> weightsCopy)
     {
-        OptimizerGuard.CheckLengths(weights, gradients);
+        var gradients = new FusedGradient(weights, gradientSum, extraGradientSum, scale, weightsCopy);
         var v = _velocity.AsSpan(0, weights.Length);
         var i = 0;
         if (Vector.IsHardwareAccelerated)
@@ -52,18 +57,18 @@ public sealed class MomentumSgd(float learningRate, float momentum, float weight
             for (; i <= weights.Length - Vector<float>.Count; i += Vector<float>.Count)
             {
                 var w = new Vector<float>(weights[i..]);
-                var g = new Vector<float>(gradients[i..]) + vWd * w;
+                var g = gradients.Vector(i) + vWd * w;
                 var b = vMu * new Vector<float>(v[i..]) + g;
                 b.CopyTo(v[i..]);
-                (w - vLr * (nesterov ? g + vMu * b : b)).CopyTo(weights[i..]);
+                gradients.Store(weights, i, w - vLr * (nesterov ? g + vMu * b : b));
             }
         }
         for (; i < weights.Length; i++)
         {
-            var g = gradients[i] + weightDecay * weights[i];
+            var g = gradients.Scalar(i) + weightDecay * weights[i];
             var b = momentum * v[i] + g;
             v[i] = b;
-            weights[i] -= learningRate * (nesterov ? g + momentum * b : b);
+            gradients.Store(weights, i, weights[i] - learningRate * (nesterov ? g + momentum * b : b));
         }
     }
 
@@ -73,6 +78,75 @@ public sealed class MomentumSgd(float learningRate, float momentum, float weight
     {
         OptimizerGuard.CheckStateLength(state, _velocity.Length, "momentum");
         state.CopyTo(_velocity);
+    }
+}
+
+/// <summary>
+/// The gradient as the fused step reads it, scale·(sum + extra), and the store that also fills the weights copy. The
+/// same float operations as separate add, scale and step passes, so both give identical weights.
+/// </summary>
+internal readonly ref struct FusedGradient
+{
+    private readonly ReadOnlySpan<float> _sum;
+    private readonly ReadOnlySpan<float> _extra;
+    private readonly Span<float> _copy;
+    private readonly float _scale;
+    private readonly Vector<float> _vScale;
+    private readonly bool _hasExtra;
+    private readonly bool _hasCopy;
+
+    public FusedGradient(ReadOnlySpan<float> weights, ReadOnlySpan<float> sum, ReadOnlySpan<float> extra, float scale, Span<float> copy)
+    {
+        OptimizerGuard.CheckLengths(weights, sum);
+        if (!extra.IsEmpty)
+        {
+            OptimizerGuard.CheckLengths(weights, extra);
+        }
+        if (!copy.IsEmpty && copy.Length != weights.Length)
+        {
+            throw new ArgumentException($"the weights copy has {copy.Length} values, the weights have {weights.Length}.");
+        }
+        _sum = sum;
+        _extra = extra;
+        _copy = copy;
+        _scale = scale;
+        _vScale = new Vector<float>(scale);
+        _hasExtra = !extra.IsEmpty;
+        _hasCopy = !copy.IsEmpty;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector<float> Vector(int i)
+    {
+        var g = new Vector<float>(_sum[i..]);
+        if (_hasExtra)
+        {
+            g += new Vector<float>(_extra[i..]);
+        }
+        return g * _vScale;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Scalar(int i) => (_hasExtra ? _sum[i] + _extra[i] : _sum[i]) * _scale;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Store(Span<float> weights, int i, Vector<float> w)
+    {
+        w.CopyTo(weights[i..]);
+        if (_hasCopy)
+        {
+            w.CopyTo(_copy[i..]);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Store(Span<float> weights, int i, float w)
+    {
+        weights[i] = w;
+        if (_hasCopy)
+        {
+            _copy[i] = w;
+        }
     }
 }
 

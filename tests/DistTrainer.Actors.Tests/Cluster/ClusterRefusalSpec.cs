@@ -54,7 +54,7 @@ public sealed class ClusterRefusalSpec
         var options = new ClusterNodeOptions([ClusterNode.WorkerRole])
         {
             SeedNodes = ["akka.tcp://someone-else@127.0.0.1:4053"],
-            WorkerData = TestData.DigitsTrain,
+            WorkerData = () => TestData.DigitsTrain,
         };
 
         var e = Assert.Throws<ArgumentException>(() => ClusterNode.Start(options));

@@ -49,7 +49,7 @@ internal static class ClusterTestNodes
             SeedNodes = [seed.Address.ToString()],
             Config = QuietConfig(logLevel, bulk),
             JobId = jobId,
-            WorkerData = data ?? TestData.DigitsTrain,
+            WorkerData = () => data ?? TestData.DigitsTrain,
         });
 
     /// <summary>Leaves and stops every node still running (a test's finally block).</summary>

@@ -82,6 +82,55 @@ public class OptimizerTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Fused_step_should_give_exactly_the_weights_of_separate_add_scale_and_step_passes(OptimizerKind kind, float weightDecay, int length)
+    {
+        var options = new OptimizerOptions(kind, LearningRate, Momentum, weightDecay);
+        var separate = options.Create(length);
+        var fused = options.Create(length);
+        var expected = Start(length);
+        var weights = (float[])expected.Clone();
+        var copy = new float[length];
+        const float scale = 1f / 3;
+
+        for (var step = 0; step < Steps; step++)
+        {
+            var first = Gradients(length, step);
+            var second = Gradients(length, step + 100);
+            var sum = (float[])first.Clone();
+            for (var i = 0; i < length; i++)
+            {
+                sum[i] = (sum[i] + second[i]) * scale;
+            }
+            separate.Step(expected, sum);
+            // Alternate the two forms the parameter server uses: one part read in place, and a sum plus the last part.
+            if (step % 2 == 0)
+            {
+                fused.Step(weights, first, second, scale, copy);
+            }
+            else
+            {
+                var partial = (float[])first.Clone();
+                for (var i = 0; i < length; i++)
+                {
+                    partial[i] += second[i];
+                }
+                fused.Step(weights, partial, [], scale, copy);
+            }
+
+            Assert.Equal(expected, weights);
+            Assert.Equal(weights, copy);
+        }
+    }
+
+    [Fact]
+    public void Fused_step_should_reject_a_weights_copy_of_a_different_length()
+    {
+        var optimizer = new OptimizerOptions(OptimizerKind.Sgd).Create(5);
+        Assert.Throws<ArgumentException>(() => optimizer.Step(new float[5], new float[5], [], 1f, new float[4]));
+    }
+
     [Fact]
     public void Nesterov_should_differ_from_classical_momentum_after_the_first_step()
     {
