@@ -110,10 +110,63 @@ public sealed class ParameterServerActorSpec : TestKit
         Assert.Equal(afterStep, worker.ExpectSnapshot(server, Length, out _));
     }
 
-    private (IActorRef Server, TestProbe Coordinator, TestProbe Worker, float[] Initial) Start(TrainingMode mode)
+    [Fact]
+    public void ParameterServer_should_continue_from_a_restored_checkpoint_exactly_as_the_server_it_came_from()
     {
-        var initial = TestData.Random(Length, 1);
-        var settings = new ParameterServerSettings(mode, new OptimizerOptions(OptimizerKind.Sgd, LearningRate)) { ChunkFloats = ChunkFloats };
+        var (original, originalCoordinator, originalWorker, _) = Start(TrainingMode.Sync, OptimizerKind.Adam);
+        var g1 = TestData.Random(Length, 20);
+        var g2 = TestData.Random(Length, 21);
+        original.Tell(new PullTrainingState(9, AtVersion: 1), originalCoordinator.Ref); // due after the first step
+        originalCoordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        original.PushFrom(originalWorker.Ref, g1, version: 0, step: 0, part: 0, stepSamples: 4, samples: 4, ChunkFloats, transferId: 1);
+        originalWorker.ExpectSnapshot(original, Length, out _);
+        originalCoordinator.ExpectMsg<GradientAccepted>();
+        var state = originalCoordinator.ExpectMsg<TrainingState>();
+        originalCoordinator.ExpectMsg<StepApplied>();
+        original.Tell(new PullTrainingState(10, AtVersion: -1), originalCoordinator.Ref);
+        Assert.Equal(state.Data, originalCoordinator.ExpectMsg<TrainingState>().Data);
+        Assert.Equal((9L, 1L, Length, 3 * Length + 1), (state.RequestId, state.Version, state.WeightCount, state.Length)); // weights, Adam's t, m, v
+        Assert.Equal(1f, state.Data[Length]);
+
+        // A fresh server with other weights takes the checkpoint in chunks, tells its worker, and then steps identically.
+        var (restored, coordinator, worker, _) = Start(TrainingMode.Sync, OptimizerKind.Adam, seed: 30);
+        var tensor = Transfer.OutgoingTensor.Create(state.Data, 5, ChunkFloats);
+        tensor.SendChunks(restored, coordinator.Ref);
+        restored.Tell(new RestoreTrainingState(state.Version, state.WeightCount, tensor.Length, tensor.TransferId, tensor.Inline), coordinator.Ref);
+        Assert.Equal(new TrainingStateRestored(1, null), coordinator.ExpectMsg<TrainingStateRestored>());
+        Assert.Equal(state.Data[..Length], worker.ExpectSnapshot(restored, Length, out var version));
+        Assert.Equal(1, version);
+
+        original.PushFrom(originalWorker.Ref, g2, version: 1, step: 1, part: 0, stepSamples: 4, samples: 4, ChunkFloats, transferId: 2);
+        restored.PushFrom(worker.Ref, g2, version: 1, step: 1, part: 0, stepSamples: 4, samples: 4, ChunkFloats, transferId: 2);
+        var expected = originalWorker.ExpectSnapshot(original, Length, out _);
+        Assert.Equal(expected, worker.ExpectSnapshot(restored, Length, out version));
+        Assert.Equal(2, version);
+    }
+
+    [Fact]
+    public void ParameterServer_should_refuse_a_checkpoint_of_another_shape_and_keep_its_weights()
+    {
+        var (server, coordinator, worker, initial) = Start(TrainingMode.Sync, OptimizerKind.Adam);
+        server.Tell(new RestoreTrainingState(3, Length - 1, 3 * Length - 2, 0, new float[3 * Length - 2]), coordinator.Ref);
+        Assert.Contains($"holds {Length - 1} weights", coordinator.ExpectMsg<TrainingStateRestored>().Error);
+        server.Tell(new RestoreTrainingState(3, Length, Length + 5, 0, new float[Length + 5]), coordinator.Ref); // SGD-sized state for Adam
+        Assert.Contains("adam", coordinator.ExpectMsg<TrainingStateRestored>().Error);
+        var nan = new float[3 * Length + 1];
+        nan[2] = float.NaN;
+        server.Tell(new RestoreTrainingState(3, Length, nan.Length, 0, nan), coordinator.Ref);
+        Assert.Contains("NaN", coordinator.ExpectMsg<TrainingStateRestored>().Error);
+
+        worker.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        server.Tell(new PullParameters(-1), worker.Ref);
+        Assert.Equal(initial, worker.ExpectSnapshot(server, Length, out var version));
+        Assert.Equal(0, version);
+    }
+
+    private (IActorRef Server, TestProbe Coordinator, TestProbe Worker, float[] Initial) Start(TrainingMode mode, OptimizerKind optimizer = OptimizerKind.Sgd, int seed = 1)
+    {
+        var initial = TestData.Random(Length, seed);
+        var settings = new ParameterServerSettings(mode, new OptimizerOptions(optimizer, LearningRate)) { ChunkFloats = ChunkFloats };
         var server = Sys.ActorOf(ParameterServerActor.Props(settings, initial));
         var coordinator = CreateTestProbe();
         server.Tell(new RegisterCoordinator(Length), coordinator.Ref);

@@ -29,6 +29,10 @@ public sealed class SerializerSpec : TestKit
         ["rc"] = new RegisterCoordinator(1210),
         ["as"] = new AssignShard(3, 1, 1437, [new RowRange(0, 10), new RowRange(479, 479)]),
         ["sr"] = new ShardReady(3, 1, 489),
+        ["pt"] = new PullTrainingState(4, 30),
+        ["ts"] = new TrainingState(4, 92, 2, 5, 0, [0.5f, -1f, 92f, 1e-3f, 2e-6f]),
+        ["rt"] = new RestoreTrainingState(92, 2, 5, 17, []),
+        ["tr"] = new TrainingStateRestored(92, "the checkpoint holds 3 weights"),
     };
 
     [Theory]

@@ -31,12 +31,37 @@ public class TrainCommandTests
         Assert.True((double)summary["final_train_loss"]! > 0);
         Assert.True((double)summary["samples_per_second"]! > 0);
         Assert.True((double)summary["wall_seconds"]! > 0);
+        Assert.Equal(2, (int?)summary["workers"]); // the default: the actor protocol with two workers
+        Assert.Equal("sync", (string?)summary["mode"]);
     }
 
     [Fact]
-    public async Task Train_with_the_same_seed_twice_should_print_identical_json_apart_from_timings()
+    public async Task Train_with_workers_0_should_train_in_a_plain_loop_without_the_simulation_keys()
     {
-        string[] args = ["train", "--data", "wine", "--epochs", "3", "--seed", "7", "--json", "--quiet"];
+        var result = await DistTrainerProcess.RunAsync("train", "--workers", "0", "--epochs", "2", "--json", "--quiet");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var summary = ParseLastLine(result);
+        Assert.Equal(2, (int?)summary["epochs"]);
+        Assert.False(summary.ContainsKey("workers"));
+        Assert.False(summary.ContainsKey("samples_seen_per_epoch"));
+    }
+
+    [Fact]
+    public async Task Checkpoint_every_in_async_mode_should_be_a_usage_error()
+    {
+        var result = await DistTrainerProcess.RunAsync("train", "--mode", "async", "--checkpoint-every", "10", "--epochs", "1");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--checkpoint-every needs --mode sync", result.StandardError);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("2")] // two parts of a sync step sum the same in either order, and the loss is summed in part order
+    public async Task Train_with_the_same_seed_twice_should_print_identical_json_apart_from_timings(string workers)
+    {
+        string[] args = ["train", "--data", "wine", "--epochs", "3", "--seed", "7", "--workers", workers, "--json", "--quiet"];
         var first = await DistTrainerProcess.RunAsync(args);
         var second = await DistTrainerProcess.RunAsync(args);
 

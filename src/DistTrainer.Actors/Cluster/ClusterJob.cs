@@ -25,6 +25,17 @@ public sealed record ClusterJob(JobSpec Spec, int TrainCount, int MinWorkers, Fu
 
     public TimeSpan? StepTimeout { get; init; }
 
+    /// <summary>
+    /// Receives a checkpoint at every epoch end and, in sync mode, every <see cref="CheckpointEvery"/> steps, on an actor
+    /// thread and in order (file IO belongs on another thread). Null: no checkpoints are taken.
+    /// </summary>
+    public Action<CheckpointTaken>? OnCheckpoint { get; init; }
+
+    public int CheckpointEvery { get; init; }
+
+    /// <summary>Continue from a checkpoint: the coordinator restores the parameter server to it before the first step.</summary>
+    public ResumeFrom? Resume { get; init; }
+
     /// <summary>How long the coordinator waits for the other nodes to leave after the job before it leaves itself.</summary>
     public TimeSpan LeaveTimeout { get; init; } = TimeSpan.FromSeconds(20);
 }

@@ -81,6 +81,7 @@ public sealed class CoordinatorHost : ReceiveActor, IWithStash, IWithTimers
         Receive<JoinJob>(OnJoin);
         Receive<EpochReport>(r => _job.Progress?.Report(r));
         Receive<TrainingProgress>(p => _job.StepProgress?.Report(p));
+        Receive<CheckpointTaken>(c => _job.OnCheckpoint?.Invoke(c));
         Receive<TrainingFinished>(OnFinished);
         Receive<TrainingFailed>(f => Finish(new ClusterJobOutcome(null, f.Reason)));
         Receive<ParameterServerStarted>(_ => { });
@@ -131,10 +132,24 @@ public sealed class CoordinatorHost : ReceiveActor, IWithStash, IWithTimers
         {
             StepTimeout = _job.StepTimeout ?? settings.StepTimeout,
             MaxOpenTransfers = settings.MaxOpenTransfers,
+            ChunkFloats = settings.ChunkFloats,
             FailWhenNoWorkers = false,
             ProgressEvery = _job.StepProgress is null ? 0 : _job.ProgressEvery,
             ProgressInterval = _job.StepProgress is null ? TimeSpan.Zero : _job.ProgressInterval,
+            Checkpoints = _job.OnCheckpoint is not null,
+            CheckpointEvery = _job.CheckpointEvery,
+            Resume = _job.Resume,
         };
+        try
+        {
+            coordinatorSettings.CheckResume();
+        }
+        catch (ArgumentException e)
+        {
+            Finish(new ClusterJobOutcome(null, $"cannot resume: {e.Message}"));
+            Stash.UnstashAll(); // waiting worker nodes are told the job is over
+            return;
+        }
         _coordinator = Context.ActorOf(CoordinatorActor.Props(coordinatorSettings, _parameterServer, _job.Evaluate, Self), "coordinator");
         Context.Watch(_coordinator);
         _log.Info("parameter server {0} is ready; waiting for {1} worker node(s)", _parameterServer.Path, _job.MinWorkers);

@@ -32,7 +32,15 @@ namespace DistTrainer.Actors.Coordinator;
 /// Shards start at multiples of the batch size, so an epoch has as many batches as sync has steps. An idle worker gets
 /// its next batch; a dead worker's batches go to the heir of its rows.
 /// </para>
-/// Phases: WaitingForWorkers → Training ⇄ Evaluating → Finished.
+/// <para>
+/// Checkpoints (<see cref="CoordinatorSettings.Checkpoints"/>): at each epoch end the coordinator pulls the weights and
+/// the optimizer state (<see cref="PullTrainingState"/>) instead of the weights alone and hands a
+/// <see cref="CheckpointTaken"/> to its listener after the epoch's report. Every N sync steps it asks, when it hands out
+/// the step that makes version N·k, for the state at that version: the server answers right after applying it, so no
+/// step waits for a checkpoint (and one the server has already passed is skipped and logged).
+/// A resumed job (<see cref="CoordinatorSettings.Resume"/>) first restores the server, then starts at the saved position.
+/// </para>
+/// Phases: [Restoring →] WaitingForWorkers → Training ⇄ Evaluating → Finished.
 /// </summary>
 public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 {
@@ -61,6 +69,17 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     private int _redriven;
     private long _epochStarted;
     private double _epochSeconds;
+    private double _epochSecondsBefore; // a resumed epoch's training time before the resume
+
+    // Checkpoints: the open state requests and what they stand for.
+    private long _nextRequest;
+    private long _nextTransferId;
+    private long _epochStateRequest;
+    private long _stepStateRequest;
+    private long _stepStateVersion = -1;
+    private TrainingPosition? _stepPosition;
+    private (float[] Weights, float[] State)? _stepState;
+    private CheckpointTaken? _epochCheckpoint;
 
     // Sync state: the open step's parts.
     private long _version;
@@ -90,11 +109,20 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         _parameterServer = parameterServer;
         _evaluate = evaluate;
         _listener = listener;
-        _assembler = new ChunkAssembler(settings.MaxOpenTransfers, settings.ParameterCount);
+        _assembler = new ChunkAssembler(settings.MaxOpenTransfers, TrainingStateTensor.MaxLength(settings.ParameterCount));
         _order = new int[settings.TrainCount];
         _seen = new bool[settings.TrainCount];
         _ownerOfRow = new WorkerState?[settings.TrainCount];
-        WaitingForWorkers();
+        if (settings.Resume is { } resume)
+        {
+            settings.CheckResume();
+            _version = resume.Position.Version;
+            Restoring();
+        }
+        else
+        {
+            WaitingForWorkers();
+        }
     }
 
     public static Props Props(CoordinatorSettings settings, IActorRef parameterServer, Func<float[], Evaluation>? evaluate, IActorRef? listener) =>
@@ -109,11 +137,41 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         var interval = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(20).Ticks, _settings.StepTimeout.Ticks / 4));
         Timers.StartPeriodicTimer("watchdog", Watchdog.Instance, interval);
         _parameterServer.Tell(new RegisterCoordinator(_settings.ParameterCount), Self);
+        if (_settings.Resume is { } resume)
+        {
+            var version = resume.Position.Version;
+            var weightCount = resume.Weights.Length;
+            TrainingStateTensor.Send(Context.System, _parameterServer, TrainingStateTensor.Concat(resume.Weights, resume.OptimizerState), ++_nextTransferId,
+                _settings.ChunkFloats, (length, transferId, data) => new RestoreTrainingState(version, weightCount, length, transferId, data), Self);
+        }
     }
 
     private IEnumerable<WorkerState> Live => _workers.Values.Where(w => w.Alive).OrderBy(w => w.Id);
 
     // ---------------------------------------------------------------- phases
+
+    private void Restoring()
+    {
+        Receive<TrainingStateRestored>(m =>
+        {
+            if (m.Error is not null || m.Version != _version)
+            {
+                Fail($"the parameter server did not restore the checkpoint of step {_version}: {m.Error ?? $"it is at step {m.Version}"}");
+                return;
+            }
+            var p = _settings.Resume!.Position;
+            _log.Info("parameter server restored step {0}; resuming at epoch {1}, batch {2}", m.Version, p.Epoch + 1, p.BatchIndex);
+            Become(WaitingForWorkers);
+            if (Live.Count() >= _settings.MinWorkers)
+            {
+                Begin();
+            }
+        });
+        Receive<RegisterWorker>(OnRegister);
+        Receive<Terminated>(OnTerminated);
+        Receive<Watchdog>(_ => _log.Debug("waiting for the parameter server to restore the checkpoint"));
+        ReceiveAny(m => _log.Debug("coordinator ignored {0} while restoring a checkpoint", m.GetType().Name));
+    }
 
     private void WaitingForWorkers()
     {
@@ -123,7 +181,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
             if (Live.Count() >= _settings.MinWorkers)
             {
                 _log.Info("{0} workers registered; training starts ({1} mode, {2} epochs, batch {3})", Live.Count(), _settings.Mode, _settings.Epochs, _settings.BatchSize);
-                StartEpoch(0);
+                Begin();
             }
         });
         Receive<Terminated>(OnTerminated);
@@ -142,12 +200,14 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         Receive<Watchdog>(_ => OnWatchdog());
         Receive<TensorChunk>(OnChunk);
         Receive<ParametersSnapshot>(OnResyncSnapshot);
+        Receive<TrainingState>(OnTrainingState);
     }
 
     private void Evaluating()
     {
         Receive<TensorChunk>(OnChunk);
         Receive<ParametersSnapshot>(OnEpochSnapshot);
+        Receive<TrainingState>(OnTrainingState);
         Receive<EvaluationDone>(OnEvaluationDone);
         Receive<Terminated>(OnTerminated);
         Receive<RegisterWorker>(OnRegisterDuringTraining);
@@ -366,7 +426,20 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 
     // ---------------------------------------------------------------- epochs
 
-    private void StartEpoch(int epoch)
+    private void Begin()
+    {
+        if (_settings.Resume is { } resume)
+        {
+            StartEpoch(resume.Position.Epoch, resume.Position);
+        }
+        else
+        {
+            StartEpoch(0);
+        }
+    }
+
+    /// <summary>Starts <paramref name="epoch"/>, or continues it at <paramref name="at"/> (a checkpoint's position).</summary>
+    private void StartEpoch(int epoch, TrainingPosition? at = null)
     {
         _epoch = epoch;
         EpochOrder.Fill(_settings.Seed, epoch, _order);
@@ -376,6 +449,19 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         _lossSum = 0;
         _epochCorrect = 0;
         _redriven = 0;
+        _epochSecondsBefore = at?.EpochSeconds ?? 0;
+        var firstBatch = at?.BatchIndex ?? 0;
+        if (firstBatch > 0)
+        {
+            // The batches before the checkpoint were trained on before the resume: they count as seen once.
+            var consumed = Math.Min(firstBatch * _settings.BatchSize, _settings.TrainCount);
+            foreach (var row in _order.AsSpan(0, consumed))
+            {
+                _seen[row] = true;
+            }
+            _samplesSeen = consumed;
+            _lossSum = at!.EpochLossSum;
+        }
         foreach (var w in _workers.Values)
         {
             w.ResetEpoch();
@@ -384,7 +470,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         Become(Training);
         if (_settings.Mode == TrainingMode.Sync)
         {
-            _batchIndex = 0;
+            _batchIndex = firstBatch;
             StartStep();
         }
         else
@@ -395,14 +481,27 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 
     private void EndEpoch()
     {
-        _epochSeconds = Stopwatch.GetElapsedTime(_epochStarted).TotalSeconds;
+        _epochSeconds = _epochSecondsBefore + Stopwatch.GetElapsedTime(_epochStarted).TotalSeconds;
         _samplesSeenPerEpoch.Add(_samplesSeen);
         if (_samplesSeen != _settings.TrainCount || _duplicates != 0)
         {
             _log.Error("epoch {0} used {1} samples ({2} twice), expected each of {3} once", _epoch + 1, _samplesSeen, _duplicates, _settings.TrainCount);
         }
         Become(Evaluating);
-        _parameterServer.Tell(new PullParameters(-1), Self);
+        PullEpochEnd();
+    }
+
+    private void PullEpochEnd()
+    {
+        if (_settings.Checkpoints)
+        {
+            _epochStateRequest = ++_nextRequest;
+            _parameterServer.Tell(new PullTrainingState(_epochStateRequest, -1), Self);
+        }
+        else
+        {
+            _parameterServer.Tell(new PullParameters(-1), Self);
+        }
     }
 
     private void OnEpochSnapshot(ParametersSnapshot snapshot)
@@ -427,14 +526,18 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         }
         var weights = new float[_settings.ParameterCount];
         tensor.CopyTo(weights);
-        _version = Math.Max(_version, snapshot.Version);
+        Evaluate(weights, snapshot.Version);
+    }
+
+    private void Evaluate(float[] weights, long version)
+    {
+        _version = Math.Max(_version, version);
         var evaluate = _evaluate;
         if (evaluate is null)
         {
-            Self.Tell(new EvaluationDone(weights, snapshot.Version, null));
+            Self.Tell(new EvaluationDone(weights, version, null));
             return;
         }
-        var version = snapshot.Version;
         // Evaluation runs on the thread pool, off the actor's dispatcher; the result comes back as a message.
         Task.Run(() => evaluate(weights)).PipeTo(Self, Self,
             success: e => new EvaluationDone(weights, version, e),
@@ -452,6 +555,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
             _samplesSeen / Math.Max(1e-9, _epochSeconds), done.Test, workers, done.Version, _redriven, _duplicates);
         _reports.Add(report);
         _listener?.Tell(report, Self);
+        if (_epochCheckpoint is { } checkpoint)
+        {
+            _listener?.Tell(checkpoint, Self); // after the report, so the listener's history holds this epoch
+            _epochCheckpoint = null;
+        }
         if (_epoch + 1 < _settings.Epochs)
         {
             StartEpoch(_epoch + 1);
@@ -473,6 +581,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 
     private void StartStep()
     {
+        RequestStepCheckpoint(); // before the step's work goes out, so the server hears of it first
         if (_reshardPending)
         {
             Reshard();
@@ -531,6 +640,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 
     private void AdvanceTo(long version)
     {
+        foreach (var part in _parts)
+        {
+            // In part order, not arrival order: the epoch's loss is then the same in every run (and after a resume).
+            _lossSum += part.Accepted ? part.Loss : 0;
+        }
         if (_parts.Any(p => !p.Accepted))
         {
             _log.Error("step {0} applied with parts not reported; the sample count of epoch {1} will show it", _version, _epoch + 1);
@@ -544,8 +658,94 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         }
         else
         {
+            if (version == _stepStateVersion)
+            {
+                _stepPosition = new TrainingPosition(_epoch, _batchIndex, _version, _lossSum, _epochSecondsBefore + Stopwatch.GetElapsedTime(_epochStarted).TotalSeconds);
+                DeliverStepCheckpoint();
+            }
             StartStep();
         }
+    }
+
+    /// <summary>
+    /// When the step about to start makes a checkpoint version (and does not end the epoch, which checkpoints anyway),
+    /// asks the server ahead for its state at that version. Training never waits for the answer.
+    /// </summary>
+    private void RequestStepCheckpoint()
+    {
+        var next = _version + 1;
+        if (!_settings.Checkpoints || _settings.CheckpointEvery <= 0 || next % _settings.CheckpointEvery != 0
+            || _batchIndex + 1 >= _settings.StepsPerEpoch || next == _stepStateVersion)
+        {
+            return;
+        }
+        _stepStateRequest = ++_nextRequest;
+        _stepStateVersion = next;
+        _stepPosition = null;
+        _stepState = null;
+        _parameterServer.Tell(new PullTrainingState(_stepStateRequest, next), Self);
+    }
+
+    /// <summary>The server's state and the coordinator's position of a checkpoint step arrive in either order.</summary>
+    private void DeliverStepCheckpoint()
+    {
+        if (_stepPosition is not { } position || _stepState is not { } state)
+        {
+            return;
+        }
+        _listener?.Tell(new CheckpointTaken(position, state.Weights, state.State), Self);
+        _stepStateRequest = 0;
+        _stepPosition = null;
+        _stepState = null;
+    }
+
+    private void OnTrainingState(TrainingState m)
+    {
+        var ok = _assembler.TryTake(Sender, m.Length, m.TransferId, m.Data, m.Length, out var tensor, out var reason);
+        if (ok && (m.WeightCount != _settings.ParameterCount || m.Length < m.WeightCount || m.Length > TrainingStateTensor.MaxLength(_settings.ParameterCount)))
+        {
+            ok = false;
+            reason = $"{m.WeightCount} weights in a state of {m.Length} values, expected {_settings.ParameterCount} weights";
+        }
+        float[] weights = [];
+        float[] state = [];
+        if (ok)
+        {
+            weights = new float[m.WeightCount];
+            state = new float[m.Length - m.WeightCount];
+            var data = new float[m.Length];
+            tensor.CopyTo(data);
+            data.AsSpan(0, m.WeightCount).CopyTo(weights);
+            data.AsSpan(m.WeightCount).CopyTo(state);
+        }
+        if (m.RequestId == _epochStateRequest && _epochStateRequest != 0)
+        {
+            if (!ok)
+            {
+                _log.Warning("coordinator rejected the state of version {0}: {1}; asking again", m.Version, reason);
+                PullEpochEnd();
+                return;
+            }
+            _epochStateRequest = 0;
+            _epochCheckpoint = new CheckpointTaken(new TrainingPosition(_epoch + 1, 0, m.Version, 0, 0), weights, state);
+            Evaluate(weights, m.Version);
+            return;
+        }
+        if (m.RequestId == _stepStateRequest && _stepStateRequest != 0)
+        {
+            if (!ok || m.Version != _stepStateVersion)
+            {
+                _log.Warning("coordinator: no checkpoint at step {0}: {1}", _stepStateVersion,
+                    ok ? $"the parameter server was already at step {m.Version}" : reason);
+                _stepStateRequest = 0;
+                _stepPosition = null;
+                return;
+            }
+            _stepState = (weights, state);
+            DeliverStepCheckpoint();
+            return;
+        }
+        _log.Debug("coordinator ignored the state of request {0}", m.RequestId);
     }
 
     /// <summary>A snapshot pulled by the watchdog because a step looked applied but no StepApplied came.</summary>
@@ -572,6 +772,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         var rowsByOwner = new SortedDictionary<int, (WorkerState Worker, List<int> Rows)>();
         foreach (var row in _order)
         {
+            if (_seen[row])
+            {
+                continue; // trained on before a resume
+            }
             var owner = _ownerOfRow[row] ?? throw new InvalidOperationException($"training row {row} has no shard");
             if (!rowsByOwner.TryGetValue(owner.Id, out var group))
             {
@@ -649,6 +853,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
                 return;
             }
             part.Accepted = true;
+            part.Loss = accepted.Loss;
             Count(part.Rows, accepted);
             worker?.Record(accepted, part.SentAt);
             if (AllPartsAccepted())
@@ -671,6 +876,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         batch.Done = true;
         _batchesDone++;
         Count(batch.Rows, accepted);
+        _lossSum += accepted.Loss;
         worker?.Record(accepted, batch.SentAt);
         if (batch.SentTo is { } computing)
         {
@@ -711,7 +917,6 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
                 _samplesSeen++;
             }
         }
-        _lossSum += accepted.Loss;
         var correct = Math.Clamp(accepted.Correct, 0, rows.Length); // only shown, never trusted further
         _epochCorrect += correct;
         _totalCorrect += correct;
@@ -833,6 +1038,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         public bool Sent { get; set; }
         public long SentAt { get; set; }
         public bool Accepted { get; set; }
+        public double Loss { get; set; }
     }
 
     /// <summary>An async batch: rows of one worker's shard. <see cref="SentTo"/> is the worker computing it, if any.</summary>

@@ -64,3 +64,9 @@ public sealed record TrainingProgress(
 /// acceptance since the previous event (the last known mean if it delivered nothing since), and when it last delivered.
 /// </summary>
 public sealed record WorkerProgress(int WorkerId, long Steps, double MeanStepMs, DateTimeOffset LastSeen, bool Alive);
+
+/// <summary>
+/// A consistent snapshot to checkpoint: the weights and optimizer state at <see cref="TrainingPosition.Version"/>.
+/// The arrays belong to the receiver. Sent after the epoch's <see cref="EpochReport"/> at an epoch end.
+/// </summary>
+public sealed record CheckpointTaken(TrainingPosition Position, float[] Weights, float[] OptimizerState) : INoSerializationVerificationNeeded;

@@ -34,6 +34,7 @@ public sealed class ParameterServerActor : ReceiveActor
     private readonly HashSet<int> _stepParts = [];
     private readonly HashSet<(long Step, int Part)> _completed = [];
     private readonly Queue<(long Step, int Part)> _completedOrder = new();
+    private readonly List<(IActorRef Requester, PullTrainingState Pull)> _statePulls = []; // checkpoints due at a later version
     private long _version;
     private long _nextTransferId;
     private long _stepOfVersion = -1;
@@ -47,12 +48,14 @@ public sealed class ParameterServerActor : ReceiveActor
         _weights = (float[])initialWeights.Clone();
         _sum = new float[_weights.Length];
         _optimizer = settings.Optimizer.Create(_weights.Length);
-        _assembler = new ChunkAssembler(settings.MaxOpenTransfers, _weights.Length);
+        _assembler = new ChunkAssembler(settings.MaxOpenTransfers, TrainingStateTensor.MaxLength(_weights.Length)); // a restore carries weights + optimizer state
         _snapshotPool = new TensorPool(_weights.Length);
 
         Receive<TensorChunk>(OnChunk);
         Receive<PushGradients>(OnPush);
         Receive<PullParameters>(OnPull);
+        Receive<PullTrainingState>(OnPullState);
+        Receive<RestoreTrainingState>(OnRestore);
         Receive<RegisterCoordinator>(m =>
         {
             if (m.ParameterCount != _weights.Length)
@@ -97,6 +100,98 @@ public sealed class ParameterServerActor : ReceiveActor
             Context.Watch(Sender);
         }
         SendSnapshot(Sender);
+    }
+
+    /// <summary>A checkpoint: weights and optimizer state as they are now (a sync step is applied whole, so never half-way).</summary>
+    private void OnPullState(PullTrainingState pull)
+    {
+        if (pull.AtVersion > _version)
+        {
+            _statePulls.Add((Sender, pull));
+            return;
+        }
+        SendState(Sender, pull);
+    }
+
+    /// <summary>Answers the checkpoint requests due at the version just reached (or passed).</summary>
+    private void SendDueStates()
+    {
+        for (var i = _statePulls.Count - 1; i >= 0; i--)
+        {
+            if (_statePulls[i].Pull.AtVersion <= _version)
+            {
+                SendState(_statePulls[i].Requester, _statePulls[i].Pull);
+                _statePulls.RemoveAt(i);
+            }
+        }
+    }
+
+    private void SendState(IActorRef requester, PullTrainingState pull)
+    {
+        var data = TrainingStateTensor.Concat(_weights, _optimizer.ExportState());
+        var version = _version;
+        var weightCount = _weights.Length;
+        TrainingStateTensor.Send(Context.System, requester, data, ++_nextTransferId, _settings.ChunkFloats,
+            (length, transferId, inline) => new TrainingState(pull.RequestId, version, weightCount, length, transferId, inline), Self);
+    }
+
+    /// <summary>
+    /// A resumed job starts from a checkpoint: weights, optimizer state (Adam's bias correction needs its step count)
+    /// and version. Refused, with the weights unchanged, if the shapes do not fit this model and optimizer.
+    /// </summary>
+    private void OnRestore(RestoreTrainingState restore)
+    {
+        string? error = null;
+        if (restore.WeightCount != _weights.Length || restore.Version < 0)
+        {
+            error = $"the checkpoint holds {restore.WeightCount} weights at version {restore.Version}; this server holds {_weights.Length}";
+        }
+        else if (restore.Length < restore.WeightCount || restore.Length > TrainingStateTensor.MaxLength(_weights.Length))
+        {
+            error = $"the checkpoint's state of {restore.Length} values does not fit {_weights.Length} weights";
+        }
+        else if (!_assembler.TryTake(Sender, restore.Length, restore.TransferId, restore.Data, restore.Length, out var tensor, out var reason))
+        {
+            error = $"wrong shape: {reason}";
+        }
+        else
+        {
+            var data = new float[restore.Length];
+            tensor.CopyTo(data);
+            if (!ReceivedTensor.IsFinite(data))
+            {
+                error = "the checkpoint holds NaN or infinity";
+            }
+            else
+            {
+                try
+                {
+                    _optimizer.ImportState(data.AsSpan(restore.WeightCount));
+                    data.AsSpan(0, restore.WeightCount).CopyTo(_weights);
+                    _version = restore.Version;
+                    _stepParts.Clear();
+                    _stepSamples = 0;
+                    _stepExpected = 0;
+                    _stepLoss = 0;
+                    _stepOfVersion = -1;
+                }
+                catch (ArgumentException e)
+                {
+                    error = e.Message;
+                }
+            }
+        }
+        if (error is not null)
+        {
+            _log.Error("parameter server refused to restore a checkpoint: {0}", error);
+            Sender.Tell(new TrainingStateRestored(_version, error), Self);
+            return;
+        }
+        _log.Info("parameter server restored a checkpoint at version {0}", _version);
+        SplitReceivers(_subscribers);
+        SendSnapshot(broadcast: null); // workers that pulled the initial weights move on to the restored ones
+        SendDueStates();
+        Sender.Tell(new TrainingStateRestored(_version, null), Self);
     }
 
     private void OnPush(PushGradients push)
@@ -205,6 +300,10 @@ public sealed class ParameterServerActor : ReceiveActor
         _stepExpected = 0;
         _stepLoss = 0;
         _stepOfVersion = -1;
+        if (_statePulls.Count > 0)
+        {
+            SendDueStates(); // after the broadcast: a checkpoint never delays the next step's start
+        }
         _coordinator.Tell(applied, Self);
     }
 

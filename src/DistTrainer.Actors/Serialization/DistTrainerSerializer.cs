@@ -39,6 +39,10 @@ public sealed class DistTrainerSerializer : SerializerWithStringManifest
         (typeof(RegisterCoordinator), "rc"),
         (typeof(AssignShard), "as"),
         (typeof(ShardReady), "sr"),
+        (typeof(PullTrainingState), "pt"),
+        (typeof(TrainingState), "ts"),
+        (typeof(RestoreTrainingState), "rt"),
+        (typeof(TrainingStateRestored), "tr"),
     ];
 
     private static readonly Dictionary<Type, string> _manifestByType = _table.ToDictionary(e => e.Type, e => e.Manifest);

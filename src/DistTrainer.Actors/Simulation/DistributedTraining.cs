@@ -34,7 +34,7 @@ public static class DistributedTraining
     /// <summary>
     /// Runs the whole job in one ActorSystem: a parameter server, a coordinator and N workers, each worker on its own
     /// thread. Reports each epoch through <paramref name="progress"/> (on an actor thread) and returns when the last
-    /// epoch is evaluated. Throws <see cref="InvalidOperationException"/> if the job fails and
+    /// epoch is evaluated. With <see cref="LocalSimulationOptions.Resume"/> it continues a checkpointed job. Throws <see cref="InvalidOperationException"/> if the job fails and
     /// <see cref="OperationCanceledException"/> when cancelled.
     /// </summary>
     public static async Task<DistributedTrainingResult> RunLocalAsync(LocalSimulationOptions options, IProgress<EpochReport>? progress = null, CancellationToken cancellationToken = default)
@@ -65,7 +65,8 @@ public static class DistributedTraining
             var settings = DistTrainerSettings.Create(system);
             var finished = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
             using var registration = cancellationToken.Register(() => finished.TrySetCanceled(cancellationToken));
-            var observer = system.ActorOf(Akka.Actor.Props.Create(() => new SimulationObserver(progress, options.StepProgress, finished)), "observer");
+            var onCheckpoint = options.OnCheckpoint;
+            var observer = system.ActorOf(Akka.Actor.Props.Create(() => new SimulationObserver(progress, options.StepProgress, onCheckpoint, finished)), "observer");
 
             var psSettings = new ParameterServerSettings(options.Mode, training.Optimizer)
             {
@@ -81,7 +82,12 @@ public static class DistributedTraining
                 MaxOpenTransfers = settings.MaxOpenTransfers,
                 ProgressEvery = options.StepProgress is null ? 0 : options.ProgressEvery,
                 ProgressInterval = options.StepProgress is null ? TimeSpan.Zero : options.ProgressInterval,
+                ChunkFloats = settings.ChunkFloats,
+                Checkpoints = options.OnCheckpoint is not null,
+                CheckpointEvery = options.CheckpointEvery,
+                Resume = options.Resume,
             };
+            coordinatorSettings.CheckResume();
             var evaluate = CreateEvaluator(model, options);
             var coordinator = system.ActorOf(CoordinatorActor.Props(coordinatorSettings, parameterServer, evaluate, observer), "coordinator");
 
@@ -175,10 +181,11 @@ public static class DistributedTraining
     /// <summary>Forwards the coordinator's reports to the caller.</summary>
     private sealed class SimulationObserver : ReceiveActor
     {
-        public SimulationObserver(IProgress<EpochReport>? progress, IProgress<TrainingProgress>? stepProgress, TaskCompletionSource<object> finished)
+        public SimulationObserver(IProgress<EpochReport>? progress, IProgress<TrainingProgress>? stepProgress, Action<CheckpointTaken>? onCheckpoint, TaskCompletionSource<object> finished)
         {
             Receive<EpochReport>(r => progress?.Report(r));
             Receive<TrainingProgress>(p => stepProgress?.Report(p));
+            Receive<CheckpointTaken>(c => onCheckpoint?.Invoke(c));
             Receive<TrainingFinished>(f => finished.TrySetResult(f));
             Receive<TrainingFailed>(f => finished.TrySetResult(f));
         }

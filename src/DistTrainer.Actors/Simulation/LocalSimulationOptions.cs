@@ -40,6 +40,18 @@ public sealed record LocalSimulationOptions(ModelSpec Model, Dataset Train, Data
     /// <summary>Start from these weights instead of the seeded initialisation.</summary>
     public float[]? InitialWeights { get; init; }
 
+    /// <summary>Continue from a checkpoint: the parameter server is restored to it and the coordinator starts at its position.</summary>
+    public ResumeFrom? Resume { get; init; }
+
+    /// <summary>
+    /// Receives a checkpoint at every epoch end and, in sync mode, every <see cref="CheckpointEvery"/> steps, on an actor
+    /// thread and in order; slow work (file IO) belongs on another thread. Null: no checkpoints are taken.
+    /// </summary>
+    public Action<CheckpointTaken>? OnCheckpoint { get; init; }
+
+    /// <summary>Sync mode: checkpoint every N optimizer steps as well (0: at epoch ends only).</summary>
+    public int CheckpointEvery { get; init; }
+
     /// <summary><c>--crash-worker I@E</c>: stop worker I (0-based) during epoch E (1-based).</summary>
     public IReadOnlyList<CrashWorker> Crashes { get; init; } = [];
 
@@ -65,6 +77,10 @@ public sealed record LocalSimulationOptions(ModelSpec Model, Dataset Train, Data
         if (Train.Count < 1)
         {
             throw new ArgumentException("the training set is empty");
+        }
+        if (CheckpointEvery < 0 || (CheckpointEvery > 0 && Mode != TrainingMode.Sync))
+        {
+            throw new ArgumentException("checkpoints every N steps need sync mode; async mode checkpoints at epoch ends");
         }
         if (Train.FeatureCount != Model.Inputs)
         {

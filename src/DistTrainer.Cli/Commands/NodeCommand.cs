@@ -7,6 +7,7 @@ using Akka.Configuration;
 using DistTrainer.Actors.Cluster;
 using DistTrainer.Actors.Coordinator;
 using DistTrainer.Actors.Messages;
+using DistTrainer.Cli.ModelFiles;
 using DistTrainer.Cli.Run;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Training;
@@ -40,8 +41,10 @@ public static class NodeCommand
         new("min-workers", "coordinator: training starts once this many workers are registered", Default: "1"),
         new("mode", "coordinator: sync | async", Default: "sync"),
         new("result", "coordinator: write the single-line JSON summary (as train --json) to this file"),
+        new("out", "coordinator: run folder for metrics.csv, summary.json, model.dtm, curves.png and checkpoint.dtc (as train)", Default: "none: no run folder"),
+        new("checkpoint-every", "coordinator, sync mode: also checkpoint every N optimizer steps (0: at epoch ends only)", Default: "0"),
+        new("resume", "coordinator: continue the run in this folder from its last checkpoint (--epochs may raise the total); sync mode reaches the uninterrupted result, async mode continues from the last epoch end"),
         new("step-timeout", "coordinator: seconds before a step with no answer is re-driven", Default: "reference.conf's (10)"),
-        new("out", "coordinator: folder for metrics.csv (step and epoch rows, as train)", Default: "none"),
         new("log-every", "coordinator: a progress line and a metrics.csv row every N optimizer steps (0: epochs only)", Default: "50"),
         new("log-level", "Akka log level on stderr: OFF, ERROR, WARNING, INFO, DEBUG", Default: "INFO"),
         .. TrainCommand.Options.Where(o => _trainOptionNames.Contains(o.Name)),
@@ -72,7 +75,7 @@ public static class NodeCommand
         }
         var isCoordinator = roles.Contains(ClusterNode.CoordinatorRole);
         var isWorker = roles.Contains(ClusterNode.WorkerRole);
-        foreach (var name in new[] { "min-workers", "mode", "result", "step-timeout", "out", "log-every", "json", "quiet", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed", "cd-steps", "persistent" })
+        foreach (var name in new[] { "min-workers", "mode", "result", "out", "checkpoint-every", "resume", "step-timeout", "log-every", "json", "quiet", "hidden", "activation", "epochs", "batch", "lr", "optimizer", "momentum", "weight-decay", "seed", "cd-steps", "persistent" })
         {
             if (!isCoordinator && options.Has(name))
             {
@@ -86,9 +89,29 @@ public static class NodeCommand
         // A node's stdout carries only the --json result: progress (live in a terminal, plain lines otherwise) is on stderr.
         using var progress = IProgressView.Create(options.Flag("quiet"), onStandardError: true, workerTable);
         var logEvery = options.Int("log-every", 50, min: 0);
-        MetricsCsv? metrics = null;
-        var job = TrainJob.FromOptions(options);
         var rbmModel = RbmNode.Requested(options);
+        if (rbmModel && isCoordinator && (options.Has("out") || options.Has("resume") || options.Has("checkpoint-every")))
+        {
+            throw new UsageException("--out, --resume and --checkpoint-every on a coordinator node work for --model mlp only");
+        }
+        Checkpoint? checkpoint = null;
+        string? dir = null;
+        TrainJob job;
+        if (options.String("resume") is { } resumeDir)
+        {
+            if (options.String("out") is { } outDir && Path.GetFullPath(outDir) != Path.GetFullPath(resumeDir))
+            {
+                throw new UsageException("--out and --resume name different folders; a resumed run continues in its own folder");
+            }
+            checkpoint = Checkpoint.Load(Path.Combine(resumeDir, Checkpoint.FileName));
+            job = JobOptions.ForResume(checkpoint, options, resumeDir);
+            dir = resumeDir;
+        }
+        else
+        {
+            job = TrainJob.FromOptions(options);
+            dir = options.String("out") is { } outDir ? RunDirectory.Create(outDir, DateTime.Now) : null;
+        }
         var rbm = isCoordinator && rbmModel ? RbmNode.FromOptions(options) : null;
         var data = isCoordinator && !rbmModel ? job.LoadData() : null;
         var nodeOptions = new ClusterNodeOptions(roles)
@@ -110,6 +133,7 @@ public static class NodeCommand
         PreparedData? prepared = null;
         Mlp? model = null;
         TrainingOptions? training = null;
+        DistributedRunFolder? folder = null;
         if (isCoordinator && rbm is not null)
         {
             var mode = options.Choice("mode", TrainingMode.Sync, new Dictionary<string, TrainingMode> { ["sync"] = TrainingMode.Sync, ["async"] = TrainingMode.Async });
@@ -124,41 +148,53 @@ public static class NodeCommand
             model = new Mlp(spec);
             training = job.CreateTrainingOptions(prepared.Train.Count);
             var mode = options.Choice("mode", TrainingMode.Sync, new Dictionary<string, TrainingMode> { ["sync"] = TrainingMode.Sync, ["async"] = TrainingMode.Async });
+            var checkpointEvery = options.Int("checkpoint-every", 0, min: 0);
+            if (checkpointEvery > 0 && (mode != TrainingMode.Sync || dir is null))
+            {
+                throw new UsageException("--checkpoint-every needs --out DIR (or --resume DIR) and --mode sync; async mode checkpoints at each epoch end");
+            }
+            if (checkpoint is not null)
+            {
+                TrainCommand.CheckResumable(checkpoint, prepared, training, dir!);
+                if (!TrainCommand.HasWorkLeft(checkpoint, training))
+                {
+                    throw new UsageException($"the run in {dir} has finished its {checkpoint.Epoch} epochs; raise --epochs to train more");
+                }
+            }
+            folder = dir is null ? null : new DistributedRunFolder(dir, job, prepared, model, training, checkpoint);
             var jobSpec = JobSpec.Create(jobId, spec, training.Optimizer, mode, training.Seed, Math.Min(training.BatchSize, prepared.Train.Count), training.Epochs,
                 model.ParameterCount, DataFingerprint.Describe(prepared.Train));
             var evaluateModel = model;
             var test = prepared.Test;
             var scaling = prepared.TargetScaling;
             var epochs = training.Epochs;
-            var learningRate = training.Optimizer.LearningRate;
-            var stepsPerEpoch = (prepared.Train.Count + jobSpec.BatchSize - 1) / jobSpec.BatchSize;
-            if (options.String("out") is { } outDir)
-            {
-                metrics = MetricsCsv.Open(Path.Combine(RunDirectory.Create(outDir, DateTime.Now), MetricsCsv.FileName), keepUpToStep: null);
-            }
             var clock = Stopwatch.StartNew();
-            var feed = new ActorProgressFeed(progress, workerTable, metrics is null ? null : metrics.Step, logEvery, prepared, training, () => clock.Elapsed.TotalSeconds);
+            var feed = new ActorProgressFeed(progress, workerTable, folder is null ? null : folder.WriteStep, logEvery, prepared, training,
+                folder is null ? () => clock.Elapsed.TotalSeconds : folder.WallSeconds);
             void OnEpoch(ActorEpochReport r)
             {
-                if (metrics is not null && r.Test is not null)
-                {
-                    metrics.Epoch((long)r.Epoch * stepsPerEpoch, learningRate, clock.Elapsed.TotalSeconds,
-                        new EpochReport(r.Epoch, r.TrainLoss, r.Samples, r.Seconds, null, r.Test));
-                }
+                folder?.OnEpoch(r);
                 feed.OnEpoch(r.Seconds, FormatEpoch(r, epochs));
             }
             nodeOptions = nodeOptions with
             {
                 Job = new ClusterJob(jobSpec, prepared.Train.Count, options.Int("min-workers", 1, min: 1), w => Evaluator.Evaluate(evaluateModel, w, test, scaling))
                 {
-                    // Both on the coordinator host's actor thread, in order: the file and the view need no locks.
-                    Progress = new SimulationRun.SynchronousProgress<ActorEpochReport>(OnEpoch),
-                    StepProgress = new SimulationRun.SynchronousProgress<TrainingProgress>(feed.OnStep),
+                    // On the coordinator host's actor thread, in order: the run folder needs each epoch before its checkpoint.
+                    Progress = new SynchronousProgress<ActorEpochReport>(OnEpoch),
+                    StepProgress = new SynchronousProgress<TrainingProgress>(feed.OnStep),
                     ProgressEvery = logEvery,
                     ProgressInterval = SimulationRun.ProgressInterval,
                     StepTimeout = options.Has("step-timeout") ? TimeSpan.FromSeconds(options.Float("step-timeout", 10, min: 0.01f)) : null,
+                    OnCheckpoint = folder is null ? null : folder.OnCheckpoint,
+                    CheckpointEvery = checkpointEvery,
+                    Resume = folder?.Resume,
                 },
             };
+            if (checkpoint is not null)
+            {
+                progress.Line($"resuming {dir} at epoch {checkpoint.Epoch + 1}, step {checkpoint.Step}");
+            }
             progress.Line($"{prepared.Name}: {prepared.Train.Count} train / {prepared.Test.Count} test samples; model {spec} ({model.ParameterCount:N0} parameters); {training.Epochs} epochs, batch {training.BatchSize}, {mode.ToString().ToLowerInvariant()}");
         }
 
@@ -184,12 +220,11 @@ public static class NodeCommand
             var outcome = WaitJob(node);
             if (outcome is { Succeeded: true })
             {
-                jsonLine = (rbm is not null ? rbm.Summarize(outcome.Result!, progress.Line) : BuildSummary(prepared!, model!, training!, outcome.Result!)).ToJsonString();
+                jsonLine = (rbm is not null ? rbm.Summarize(outcome.Result!, progress.Line) : Summarize(prepared!, model!, training!, outcome.Result!, folder)).ToJsonString();
                 if (options.String("result") is { } path)
                 {
                     File.WriteAllText(path, jsonLine + Environment.NewLine);
                 }
-                metrics?.Dispose();
                 progress.Line(string.Create(CultureInfo.InvariantCulture, $"done in {outcome.Result!.Seconds:F1}s: {FinalMetric(outcome.Result!.Epochs[^1])}"));
                 exit = 0;
             }
@@ -199,7 +234,7 @@ public static class NodeCommand
             }
         }
         node.WhenTerminated.Wait();
-        metrics?.Dispose();
+        folder?.Dispose();
         progress.Dispose();
         if (json && jsonLine is not null)
         {
@@ -257,6 +292,23 @@ public static class NodeCommand
         _ => "",
     };
 
+    /// <summary>
+    /// The summary, and with a run folder its end-of-run files (model.dtm, curves.png, summary.json). Epochs trained
+    /// before a resume count in <c>epochs</c> and <c>samples_seen_per_epoch</c>.
+    /// </summary>
+    private static JsonObject Summarize(PreparedData data, Mlp model, TrainingOptions training, Actors.Simulation.DistributedTrainingResult result, DistributedRunFolder? folder)
+    {
+        if (folder is null)
+        {
+            return BuildSummary(data, model, training, result);
+        }
+        var run = folder.Finish(result.Weights);
+        var summary = run.Summary!;
+        AddClusterKeys(summary, result, folder.Reports.Select(r => r.Samples));
+        TrainingRun.WriteSummary(folder.Directory, summary);
+        return summary;
+    }
+
     /// <summary>The same keys as `train --json`, plus the cluster's: workers, mode, samples_seen_per_epoch, steps.</summary>
     internal static JsonObject BuildSummary(PreparedData data, Mlp model, TrainingOptions training, Actors.Simulation.DistributedTrainingResult result)
     {
@@ -266,12 +318,17 @@ public static class NodeCommand
         reports[^1] = reports[^1] with { Test = testEval };
         var trainSeconds = result.Epochs.Sum(e => e.Seconds);
         var summary = Summary.Create(data, model, training, reports, trainSeconds, result.Seconds);
+        AddClusterKeys(summary, result, result.SamplesSeenPerEpoch);
+        return summary;
+    }
+
+    private static void AddClusterKeys(JsonObject summary, Actors.Simulation.DistributedTrainingResult result, IEnumerable<int> samplesSeenPerEpoch)
+    {
         summary["workers"] = result.Workers;
         summary["mode"] = result.Mode.ToString().ToLowerInvariant();
         summary["steps"] = result.Steps;
-        summary["samples_seen_per_epoch"] = new JsonArray(result.SamplesSeenPerEpoch.Select(n => (JsonNode)n).ToArray());
+        summary["samples_seen_per_epoch"] = new JsonArray(samplesSeenPerEpoch.Select(n => (JsonNode)n).ToArray());
         summary["redriven_work"] = result.Epochs.Sum(e => e.RedrivenWork);
         summary["duplicate_samples"] = result.Epochs.Sum(e => e.DuplicateSamples);
-        return summary;
     }
 }

@@ -34,7 +34,7 @@ public static class RbmRun
             }
         }
         var clock = Stopwatch.StartNew();
-        var simulation = SimulationSettings.FromOptions(options);
+        var simulation = SimulationSettings.FromOptions(options, defaultWorkers: 0);
         var resumeDir = options.String("resume");
         if (simulation is not null && (resumeDir is not null || options.Has("checkpoint-every")))
         {
@@ -283,7 +283,7 @@ public static class RbmRun
                 epochs.Add((metrics with { FitSeconds = trainSeconds }, r.SamplesPerSecond));
             }
             run.View.Line(FormatEpoch(r.Epoch, training.Epochs, metrics, r.SamplesPerSecond, workers));
-        });
+        })!; // null only when a stop token ends the run; none is given here
         lock (epochs)
         {
             // The simulation reports whole epochs from its coordinator: the run folder gets epoch rows afterwards.

@@ -1,22 +1,23 @@
-using System.Diagnostics;
+using System.Text.Json.Nodes;
 using DistTrainer.Actors.Coordinator;
 using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.Simulation;
+using DistTrainer.Cli.ModelFiles;
 using DistTrainer.Cli.Run;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Training;
 
 namespace DistTrainer.Cli.Commands;
 
-/// <summary>What a training run produced, however it ran.</summary>
-public sealed record TrainingOutcome(IReadOnlyList<EpochReport> Reports, float[] Weights, int[]? SamplesSeenPerEpoch);
-
 /// <summary>The `--workers`, `--mode`, `--crash-worker` and `--straggler` options; null when training in a plain loop.</summary>
 public sealed record SimulationSettings(int Workers, TrainingMode Mode, IReadOnlyList<CrashWorker> Crashes, IReadOnlyList<Straggler> Stragglers)
 {
-    public static SimulationSettings? FromOptions(ParsedOptions options)
+    /// <summary>`train` trains an MLP with 2 workers unless told otherwise; an RBM still defaults to the plain loop.</summary>
+    public const int DefaultWorkers = 2;
+
+    public static SimulationSettings? FromOptions(ParsedOptions options, int defaultWorkers = DefaultWorkers)
     {
-        var workers = options.Int("workers", 0, min: 0, max: 1024);
+        var workers = options.Int("workers", defaultWorkers, min: 0, max: 1024);
         if (workers == 0)
         {
             foreach (var name in new[] { "mode", "crash-worker", "straggler" })
@@ -49,12 +50,13 @@ public static class SimulationRun
     public static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// Runs the job. The coordinator's step progress goes to <paramref name="feed"/> every <paramref name="logEvery"/>
-    /// steps and about ten times a second; each epoch gets its metrics.csv row, except the last, which
-    /// <see cref="TrainingRun.Finish"/> writes with the final train evaluation.
+    /// Trains an MLP through the actor protocol with the run folder around it: step rows (every
+    /// <see cref="RunSettings.LogEvery"/> steps) and epoch rows in metrics.csv, checkpoint.dtc at each epoch end and every
+    /// <see cref="RunSettings.CheckpointEvery"/> sync steps, and the end-of-run files; the coordinator's step progress goes
+    /// to <paramref name="feed"/>. Continues from <paramref name="folder"/>'s checkpoint when it has one.
     /// </summary>
-    public static TrainingOutcome Run(Mlp model, PreparedData data, TrainingOptions training, SimulationSettings simulation, ActorProgressFeed feed,
-        MetricsCsv metrics, int logEvery, Func<double> wallSeconds, float[]? initialWeights = null)
+    public static RunResult Execute(Mlp model, PreparedData data, TrainingOptions training, SimulationSettings simulation, DistributedRunFolder folder,
+        RunSettings settings, ActorProgressFeed feed, float[]? initialWeights = null)
     {
         var options = new LocalSimulationOptions(model.Spec, data.Train, data.Test, training, simulation.Workers, simulation.Mode)
         {
@@ -63,32 +65,35 @@ public static class SimulationRun
             Crashes = simulation.Crashes,
             Stragglers = simulation.Stragglers,
             StepProgress = new SynchronousProgress<TrainingProgress>(feed.OnStep),
-            ProgressEvery = logEvery,
+            ProgressEvery = settings.LogEvery,
             ProgressInterval = ProgressInterval,
+            Resume = folder.Resume,
+            CheckpointEvery = settings.CheckpointEvery,
+            OnCheckpoint = folder.OnCheckpoint,
         };
-        var reports = new List<EpochReport>();
-        var stepsPerEpoch = (data.Train.Count + training.BatchSize - 1) / training.BatchSize;
-        var result = RunLocal(options, r =>
+        var result = RunLocal(options, r => feed.OnEpoch(folder.OnEpoch(r)), folder.StopToken);
+        if (result is null || folder.Stopped)
         {
-            var report = new EpochReport(r.Epoch, r.TrainLoss, r.Samples, r.Seconds, null, r.Test!) { Workers = r.Workers };
-            reports.Add(report);
-            if (r.Epoch < training.Epochs)
-            {
-                metrics.Epoch((long)r.Epoch * stepsPerEpoch, training.Optimizer.LearningRate, wallSeconds(), report);
-            }
-            feed.OnEpoch(report);
-        });
-        Debug.Assert(reports.Count == result.Epochs.Count);
-        return new TrainingOutcome(reports, result.Weights, result.SamplesSeenPerEpoch);
+            folder.FlushCheckpoints();
+            var path = Path.Combine(settings.Directory, Checkpoint.FileName);
+            return new RunResult(null, null, TrainedModel.FromContent(Checkpoint.Load(path).Model, path), Stopped: true);
+        }
+        var run = folder.Finish(result.Weights);
+        run.Summary!["workers"] = simulation.Workers;
+        run.Summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
+        run.Summary["samples_seen_per_epoch"] = new JsonArray(folder.Reports.Select(r => (JsonNode)r.Samples).ToArray());
+        TrainingRun.WriteSummary(settings.Directory, run.Summary);
+        return run;
     }
 
     /// <summary>
     /// Runs the simulation to the end; Ctrl-C cancels it cleanly. <paramref name="onEpoch"/> is called on an actor thread,
     /// in epoch order, which keeps progress lines in order without blocking training.
     /// </summary>
-    internal static DistributedTrainingResult RunLocal(LocalSimulationOptions options, Action<Actors.Coordinator.EpochReport> onEpoch)
+    /// <returns>The result, or null when <paramref name="stop"/> ends the run (a test hook standing for a crash).</returns>
+    internal static DistributedTrainingResult? RunLocal(LocalSimulationOptions options, Action<Actors.Coordinator.EpochReport> onEpoch, CancellationToken stop = default)
     {
-        using var cancel = new CancellationTokenSource();
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(stop);
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             e.Cancel = true;
@@ -99,6 +104,10 @@ public static class SimulationRun
         {
             return DistributedTraining.RunLocalAsync(options, new SynchronousProgress<Actors.Coordinator.EpochReport>(onEpoch), cancel.Token).GetAwaiter().GetResult();
         }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return null;
+        }
         catch (OperationCanceledException)
         {
             throw new UsageException("training cancelled");
@@ -108,10 +117,10 @@ public static class SimulationRun
             Console.CancelKeyPress -= onCancel;
         }
     }
+}
 
-    /// <summary>An IProgress that calls back on the reporting thread, unlike <see cref="Progress{T}"/> which posts to the thread pool.</summary>
-    internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
+/// <summary>An IProgress that calls back on the reporting thread, unlike <see cref="Progress{T}"/> which posts to the thread pool.</summary>
+internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
 }

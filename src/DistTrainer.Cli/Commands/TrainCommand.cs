@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using DistTrainer.Actors.Messages;
 using DistTrainer.Cli.ModelFiles;
 using DistTrainer.Cli.Run;
 using DistTrainer.Numerics.Data;
@@ -33,14 +34,14 @@ public static class TrainCommand
         new("persistent", "RBM: persistent CD, one chain per training sample", TakesValue: false),
         new("pretrain", "rbm: greedy RBM pretraining of the MLP's first hidden layer before backpropagation"),
         new("pretrain-epochs", "epochs of RBM pretraining", Default: "30"),
-        new("workers", "0 trains in a plain loop; N ≥ 1 runs the actor protocol in this process with N workers", Default: "0"),
+        new("workers", "0 trains in a plain loop; N ≥ 1 runs the actor protocol in this process with N workers", Default: "2 (--model rbm: 0)"),
         new("mode", "sync | async parameter updates (with --workers)", Default: "sync"),
         new("crash-worker", "I@E: stop worker I (0-based) during epoch E (1-based), at a seeded step; repeatable", Repeatable: true),
         new("straggler", "I:MS: delay every gradient push of worker I by MS milliseconds; repeatable", Repeatable: true),
         new("out", "run folder for metrics.csv, summary.json, model.dtm, curves.png and checkpoint.dtc", Default: "runs/<yyyyMMdd-HHmmss>"),
         new("log-every", "write a metrics.csv row every N optimizer steps (0: epoch rows only)", Default: "50"),
-        new("checkpoint-every", "also checkpoint every N optimizer steps (0: at epoch ends only)", Default: "0"),
-        new("resume", "continue the run in this folder from its last checkpoint (--epochs may raise the total)"),
+        new("checkpoint-every", "also checkpoint every N optimizer steps (0: at epoch ends only; with workers: sync mode only)", Default: "0"),
+        new("resume", "continue the run in this folder from its last checkpoint (--epochs may raise the total); sync mode and the plain loop reach the uninterrupted result, async mode continues from the last epoch end"),
         new("json", "print one single-line JSON summary as the last line of stdout (progress goes to stderr)", TakesValue: false),
         new("quiet", "no progress (the run folder is still written)", TakesValue: false),
         new("help", "show this help", TakesValue: false),
@@ -64,9 +65,9 @@ public static class TrainCommand
         var clock = Stopwatch.StartNew();
         var simulation = SimulationSettings.FromOptions(options);
         var resumeDir = options.String("resume");
-        if (simulation is not null && (resumeDir is not null || options.Has("checkpoint-every")))
+        if (simulation is { Mode: TrainingMode.Async } && options.Int("checkpoint-every", 0, min: 0) > 0)
         {
-            throw new UsageException("--resume and --checkpoint-every work in single-process training only (without --workers)");
+            throw new UsageException("--checkpoint-every needs --mode sync; async mode checkpoints at each epoch end");
         }
         Checkpoint? checkpoint = null;
         TrainJob job;
@@ -108,21 +109,17 @@ public static class TrainCommand
         }
 
         RunResult result;
-        if (simulation is null)
+        if (simulation is null || (checkpoint is not null && !HasWorkLeft(checkpoint, training)))
         {
+            // A finished run resumed without new epochs only re-evaluates its weights: the plain loop does that.
             result = TrainingRun.Execute(job, data, training, settings, progress, checkpoint, pretrained?.Weights);
         }
         else
         {
-            using var metrics = MetricsCsv.Open(Path.Combine(dir, MetricsCsv.FileName), keepUpToStep: null);
-            var feed = new ActorProgressFeed(progress, workers, metrics.Step, settings.LogEvery, data, training, () => clock.Elapsed.TotalSeconds);
-            var outcome = SimulationRun.Run(model, data, training, simulation, feed, metrics, settings.LogEvery, () => clock.Elapsed.TotalSeconds, pretrained?.Weights);
-            result = TrainingRun.Finish(dir, data, model, training, outcome.Reports, outcome.Weights, outcome.Reports.Sum(r => r.Seconds), clock.Elapsed.TotalSeconds,
-                lastEpochRowTo: metrics);
-            result.Summary!["workers"] = simulation.Workers;
-            result.Summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
-            result.Summary["samples_seen_per_epoch"] = new JsonArray(outcome.SamplesSeenPerEpoch!.Select(n => (JsonNode)n).ToArray());
-            TrainingRun.WriteSummary(dir, result.Summary);
+            // The coordinator reports steps and epochs and hands over the checkpoints; the folder writes them.
+            using var folder = new DistributedRunFolder(dir, job, data, model, training, checkpoint, settings.StopAfterStep);
+            var feed = new ActorProgressFeed(progress, workers, folder.WriteStep, settings.LogEvery, data, training, folder.WallSeconds);
+            result = SimulationRun.Execute(model, data, training, simulation, folder, settings, feed, pretrained?.Weights);
         }
         if (pretrained is not null)
         {
@@ -142,8 +139,11 @@ public static class TrainCommand
         return 0;
     }
 
+    /// <summary>True unless the checkpoint is at the end of the last of <paramref name="training"/>'s epochs.</summary>
+    internal static bool HasWorkLeft(Checkpoint checkpoint, TrainingOptions training) => checkpoint.Epoch < training.Epochs;
+
     /// <summary>A resume must see the same data and must have epochs left to train (or exactly none).</summary>
-    private static void CheckResumable(Checkpoint checkpoint, PreparedData data, TrainingOptions training, string dir)
+    internal static void CheckResumable(Checkpoint checkpoint, PreparedData data, TrainingOptions training, string dir)
     {
         if (!Checkpoint.HashData(data.Train, data.Test).AsSpan().SequenceEqual(checkpoint.DataHash))
         {

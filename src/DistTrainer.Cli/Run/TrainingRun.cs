@@ -187,7 +187,7 @@ public static class TrainingRun
         AtomicFile.Write(Path.Combine(dir, SummaryFileName), System.Text.Encoding.UTF8.GetBytes(summary.ToJsonString() + "\n"));
 
     /// <summary>An epoch finished before a resume: its loss and timing are known, its evaluations are not kept.</summary>
-    private static EpochReport Placeholder(int epoch, EpochRecord record)
+    internal static EpochReport Placeholder(int epoch, EpochRecord record)
     {
         var unknown = new Evaluation(double.NaN, double.NaN, double.NaN, double.NaN, null);
         return new EpochReport(epoch, record.TrainLoss, record.Samples, record.Seconds, unknown, unknown);

@@ -1,0 +1,232 @@
+using System.Diagnostics;
+using DistTrainer.Actors.Coordinator;
+using DistTrainer.Cli.Commands;
+using DistTrainer.Cli.ModelFiles;
+using DistTrainer.Numerics.Models;
+using DistTrainer.Numerics.Training;
+using ActorEpochReport = DistTrainer.Actors.Coordinator.EpochReport;
+using EpochReport = DistTrainer.Cli.Commands.EpochReport;
+
+namespace DistTrainer.Cli.Run;
+
+/// <summary>
+/// The run folder of a job trained through the actor protocol (`train --workers N`, the coordinator node): an epoch row
+/// in metrics.csv as each epoch ends, checkpoint.dtc whenever the coordinator hands one over, and the end-of-run files.
+/// The coordinator calls in on an actor thread, so checkpoints are encoded and written on a background task, one
+/// after the other in the order they were taken, each atomically (<see cref="AtomicFile"/>).
+/// </summary>
+public sealed class DistributedRunFolder : IDisposable
+{
+    private readonly string _dir;
+    private readonly PreparedData _data;
+    private readonly Mlp _model;
+    private readonly TrainingOptions _training;
+    private readonly Dictionary<string, string> _options;
+    private readonly byte[] _dataHash;
+    private readonly double _wallBefore;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly long? _stopAfterStep;
+    private readonly Lock _lock = new();
+    private readonly List<EpochReport> _reports;
+    private readonly List<EpochRecord> _history;
+    private readonly MetricsCsv _metrics;
+    private readonly CancellationTokenSource _stop = new();
+    private Task _writes = Task.CompletedTask;
+    private Exception? _writeError;
+    private bool _closed;
+    private volatile bool _stopped;
+
+    public DistributedRunFolder(string dir, TrainJob job, PreparedData data, Mlp model, TrainingOptions training, Checkpoint? resume, long? stopAfterStep = null)
+    {
+        _dir = dir;
+        _data = data;
+        _model = model;
+        _training = training;
+        _options = job.CanonicalOptions();
+        _dataHash = resume?.DataHash ?? Checkpoint.HashData(data.Train, data.Test);
+        _wallBefore = resume?.WallSeconds ?? 0;
+        _stopAfterStep = stopAfterStep;
+        _history = resume?.History.ToList() ?? [];
+        _reports = _history.Select((h, i) => TrainingRun.Placeholder(i + 1, h)).ToList();
+        _metrics = MetricsCsv.Open(Path.Combine(dir, MetricsCsv.FileName), resume?.Step);
+        Resume = resume is null ? null : ResumeFrom(resume, training.BatchSize, data.Train.Count);
+    }
+
+    public string Directory => _dir;
+
+    /// <summary>Where the coordinator starts, or null for a new run.</summary>
+    public ResumeFrom? Resume { get; }
+
+    /// <summary>Cancelled once the checkpoint of <c>stopAfterStep</c> is taken (a test hook that stands for a crash), or a write failed.</summary>
+    public CancellationToken StopToken => _stop.Token;
+
+    /// <summary>True once the checkpoint of <c>stopAfterStep</c> was taken: nothing after it reaches the folder, as after a crash.</summary>
+    public bool Stopped => _stopped;
+
+    /// <summary>Every epoch so far, those before a resume included (their evaluations are not kept).</summary>
+    public IReadOnlyList<EpochReport> Reports
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _reports.ToList();
+            }
+        }
+    }
+
+    /// <summary>A checkpoint's position for the coordinator; its cursor must fall on a batch boundary (it always does).</summary>
+    public static ResumeFrom ResumeFrom(Checkpoint checkpoint, int batchSize, int trainCount)
+    {
+        if (checkpoint.Cursor % batchSize != 0 || checkpoint.Cursor >= trainCount)
+        {
+            throw new ModelFileException($"{Checkpoint.FileName}: corrupt checkpoint: cursor {checkpoint.Cursor} is not a batch boundary below {trainCount}");
+        }
+        var position = new TrainingPosition(checkpoint.Epoch, checkpoint.Cursor / batchSize, checkpoint.Step, checkpoint.EpochLossSum, checkpoint.EpochSeconds);
+        return new ResumeFrom(position, checkpoint.Model.Weights, checkpoint.OptimizerState);
+    }
+
+    /// <summary>Records a finished epoch (metrics.csv row) and returns it as the CLI reports it.</summary>
+    public EpochReport OnEpoch(ActorEpochReport r)
+    {
+        var report = new EpochReport(r.Epoch, r.TrainLoss, r.Samples, r.Seconds, null, r.Test!) { Workers = r.Workers };
+        lock (_lock)
+        {
+            if (_closed || _stopped)
+            {
+                return report;
+            }
+            _reports.Add(report);
+            _history.Add(new EpochRecord { TrainLoss = r.TrainLoss, Samples = r.Samples, Seconds = r.Seconds });
+            if (r.Epoch < _training.Epochs)
+            {
+                _metrics.Epoch(r.Version, _training.Optimizer.LearningRate, Wall(), report); // the last row waits for Finish's train evaluation
+            }
+        }
+        return report;
+    }
+
+    /// <summary>Queues checkpoint.dtc for writing; returns at once.</summary>
+    public void OnCheckpoint(CheckpointTaken taken)
+    {
+        EpochRecord[] history;
+        double wall;
+        lock (_lock)
+        {
+            if (_closed || _stopped)
+            {
+                return;
+            }
+            history = [.. _history];
+            wall = Wall();
+        }
+        var p = taken.Position;
+        var checkpoint = new Checkpoint
+        {
+            Optimizer = _training.Optimizer.Kind.ToString().ToLowerInvariant(),
+            OptimizerState = taken.OptimizerState,
+            Epoch = p.Epoch,
+            Cursor = Math.Min(p.BatchIndex * _training.BatchSize, _data.Train.Count),
+            Step = p.Version,
+            EpochLossSum = p.EpochLossSum,
+            EpochSeconds = p.EpochSeconds,
+            Epochs = _training.Epochs,
+            Options = _options,
+            DataHash = _dataHash,
+            TrainSeconds = history.Sum(h => h.Seconds) + p.EpochSeconds,
+            WallSeconds = wall,
+            History = history,
+        };
+        var path = Path.Combine(_dir, Checkpoint.FileName);
+        var stopHere = p.Version == _stopAfterStep;
+        lock (_lock)
+        {
+            _writes = _writes.ContinueWith(_ =>
+            {
+                if (_writeError is not null)
+                {
+                    return;
+                }
+                try
+                {
+                    checkpoint.Model = TrainedModel.FromTraining(_data, _model, taken.Weights).ToContent();
+                    checkpoint.Save(path);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    _writeError = e;
+                    Console.Error.WriteLine($"error: cannot write {path}: {e.Message}");
+                    _stop.Cancel();
+                }
+            }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            _stopped = stopHere;
+        }
+        if (stopHere)
+        {
+            _stop.Cancel(); // the run may still finish first; Stopped tells the caller to discard it
+        }
+    }
+
+    /// <summary>Waits for the queued checkpoint writes; throws if one failed.</summary>
+    public void FlushCheckpoints()
+    {
+        Task writes;
+        lock (_lock)
+        {
+            writes = _writes;
+        }
+        writes.GetAwaiter().GetResult();
+        if (_writeError is { } error)
+        {
+            throw new UsageException($"cannot write {Path.Combine(_dir, Checkpoint.FileName)}: {error.Message}");
+        }
+    }
+
+    /// <summary>The end-of-run files (model.dtm, curves.png, summary.json) from the final weights.</summary>
+    public RunResult Finish(float[] weights)
+    {
+        FlushCheckpoints();
+        List<EpochReport> reports;
+        lock (_lock)
+        {
+            _closed = true;
+            reports = _reports.ToList();
+        }
+        return TrainingRun.Finish(_dir, _data, _model, _training, reports, weights, reports.Sum(r => r.Seconds), Wall(), lastEpochRowTo: _metrics);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            FlushCheckpoints();
+        }
+        catch (UsageException)
+        {
+            // already reported on stderr
+        }
+        lock (_lock)
+        {
+            _closed = true;
+            _metrics.Dispose();
+        }
+        _stop.Dispose();
+    }
+
+    /// <summary>A metrics.csv step row from the progress feed; dropped once the run stopped or finished.</summary>
+    public void WriteStep(StepRow row)
+    {
+        lock (_lock)
+        {
+            if (!_closed && !_stopped)
+            {
+                _metrics.Step(row);
+            }
+        }
+    }
+
+    /// <summary>The run's wall clock, counting the time before a resume.</summary>
+    public double WallSeconds() => Wall();
+
+    private double Wall() => _wallBefore + _clock.Elapsed.TotalSeconds;
+}

@@ -1,0 +1,88 @@
+using System.Text.Json.Nodes;
+
+namespace DistTrainer.EndToEnd.Tests;
+
+/// <summary>
+/// The coordinator node's run folder: a coordinator process killed mid-job leaves checkpoint.dtc in `--out`; a new
+/// cluster started with `--resume` finishes the job, writes the same files as `train`, and (sync, one worker) ends
+/// exactly where an uninterrupted cluster run ends.
+/// </summary>
+public sealed class NodeCheckpointSpec : IDisposable
+{
+    private static readonly TimeSpan _jobTimeout = TimeSpan.FromMinutes(4);
+    private static readonly string[] _job = ["--epochs", "3", "--hidden", "64", "--lr", "0.005", "--seed", "3"];
+    private readonly string _dir = Directory.CreateTempSubdirectory("disttrainer-e2e-").FullName;
+    private readonly List<NodeProcess> _nodes = [];
+
+    [Fact]
+    public async Task Coordinator_killed_mid_job_should_resume_from_its_run_folder_to_the_uninterrupted_result()
+    {
+        var straight = await RunClusterAsync("straight", ["--out", "straight", "--checkpoint-every", "20"]);
+
+        var (coordinator, worker) = StartCluster("crashed", ["--out", "run", "--checkpoint-every", "20", .. _job]);
+        await coordinator.WaitForStderr("epoch 1/3", _jobTimeout);
+        var checkpoint = Path.Combine(_dir, "run", "checkpoint.dtc");
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!File.Exists(checkpoint))
+        {
+            Assert.True(waited.Elapsed < _jobTimeout, $"no checkpoint.dtc:\n{coordinator.Tail()}");
+            await Task.Delay(50);
+        }
+        coordinator.KillHard();
+        worker.KillHard();
+
+        var resumed = await RunClusterAsync("resumed", ["--resume", "run"]);
+
+        foreach (var key in new[] { "epochs", "final_train_loss", "train_accuracy", "test_accuracy", "test_loss", "samples_seen_per_epoch" })
+        {
+            Assert.Equal(straight[key]!.ToJsonString(), resumed[key]!.ToJsonString());
+        }
+        foreach (var file in new[] { "metrics.csv", "summary.json", "model.dtm", "curves.png", "checkpoint.dtc" })
+        {
+            Assert.True(File.Exists(Path.Combine(_dir, "run", file)), $"run/{file} is missing");
+        }
+        Assert.Equal(File.ReadAllBytes(Path.Combine(_dir, "straight", "model.dtm")), File.ReadAllBytes(Path.Combine(_dir, "run", "model.dtm")));
+        var epochRows = File.ReadLines(Path.Combine(_dir, "run", "metrics.csv")).Where(l => l.StartsWith("epoch,", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["1", "2", "3"], epochRows.Select(l => l.Split(',')[1]));
+        Assert.Equal(resumed.ToJsonString(), JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "run", "summary.json")))!.ToJsonString());
+    }
+
+    /// <summary>A coordinator + parameter-server process and one worker process; returns the coordinator's --result.</summary>
+    private async Task<JsonObject> RunClusterAsync(string name, string[] options)
+    {
+        var (coordinator, worker) = StartCluster(name, [.. options, "--result", $"{name}.json", .. (options.Contains("--resume") ? [] : _job)]);
+        var exit = await coordinator.WaitForExit(_jobTimeout);
+        Assert.True(exit == 0, $"{name} coordinator exit {exit}:\n{coordinator.Tail()}");
+        Assert.Equal(0, await worker.WaitForExit(TimeSpan.FromSeconds(30)));
+        return JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, $"{name}.json")))!.AsObject();
+    }
+
+    private (NodeProcess Coordinator, NodeProcess Worker) StartCluster(string name, string[] options)
+    {
+        var port = NodeProcess.FreePort();
+        var coordinator = Track(NodeProcess.Start($"{name}-coordinator", _dir, ["node", "--role", "coordinator,parameter-server", "--port", $"{port}", .. options]));
+        var worker = Track(NodeProcess.Start($"{name}-worker", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", $"akka.tcp://disttrainer@127.0.0.1:{port}"));
+        return (coordinator, worker);
+    }
+
+    private NodeProcess Track(NodeProcess node)
+    {
+        _nodes.Add(node);
+        return node;
+    }
+
+    public void Dispose()
+    {
+        foreach (var node in _nodes)
+        {
+            node.Dispose();
+        }
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
