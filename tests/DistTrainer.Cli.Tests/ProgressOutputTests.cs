@@ -51,7 +51,7 @@ public sealed partial class ProgressOutputTests : IDisposable
     public async Task Single_process_training_should_print_the_same_step_lines_without_workers()
     {
         var dir = Path.Combine(_folder.Path, "run");
-        var result = await DistTrainerProcess.RunAsync("train", "--epochs", "1", "--hidden", "16", "--log-every", "20", "--out", dir);
+        var result = await DistTrainerProcess.RunAsync("train", "--workers", "0", "--epochs", "1", "--hidden", "16", "--log-every", "20", "--out", dir);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var steps = result.StandardOutputLines.Where(l => l.StartsWith("step ", StringComparison.Ordinal)).ToList();

@@ -668,22 +668,32 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     }
 
     /// <summary>
-    /// When the step about to start makes a checkpoint version (and does not end the epoch, which checkpoints anyway),
-    /// asks the server ahead for its state at that version. Training never waits for the answer.
+    /// Asks the server for its state at the next checkpoint version (a multiple of CheckpointEvery that does not end an
+    /// epoch, which checkpoints anyway) as soon as the previous request is settled, so the request reaches the server
+    /// steps before that version even when the nodes' links deliver out of step. Training never waits for the answer.
     /// </summary>
     private void RequestStepCheckpoint()
     {
-        var next = _version + 1;
-        if (!_settings.Checkpoints || _settings.CheckpointEvery <= 0 || next % _settings.CheckpointEvery != 0
-            || _batchIndex + 1 >= _settings.StepsPerEpoch || next == _stepStateVersion)
+        var every = _settings.CheckpointEvery;
+        var stepsPerEpoch = _settings.StepsPerEpoch;
+        if (!_settings.Checkpoints || every <= 0 || every % stepsPerEpoch == 0 || _stepStateRequest != 0)
         {
             return;
         }
+        var target = (_version / every + 1) * every;
+        while (target % stepsPerEpoch == 0)
+        {
+            target += every; // ends within stepsPerEpoch tries: every is no multiple of stepsPerEpoch
+        }
+        if (target == _stepStateVersion)
+        {
+            return; // already asked, answered or skipped
+        }
         _stepStateRequest = ++_nextRequest;
-        _stepStateVersion = next;
+        _stepStateVersion = target;
         _stepPosition = null;
         _stepState = null;
-        _parameterServer.Tell(new PullTrainingState(_stepStateRequest, next), Self);
+        _parameterServer.Tell(new PullTrainingState(_stepStateRequest, target), Self);
     }
 
     /// <summary>The server's state and the coordinator's position of a checkpoint step arrive in either order.</summary>
