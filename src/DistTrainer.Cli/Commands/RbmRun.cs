@@ -35,29 +35,12 @@ public static class RbmRun
         }
         var clock = Stopwatch.StartNew();
         var simulation = SimulationSettings.FromOptions(options, defaultWorkers: 0);
-        var resumeDir = options.String("resume");
-        if (simulation is not null && (resumeDir is not null || options.Has("checkpoint-every")))
+        if (simulation is not null && (options.Has("resume") || options.Has("checkpoint-every")))
         {
             throw new UsageException("--resume and --checkpoint-every work in single-process training only (without --workers)");
         }
-        Checkpoint? checkpoint = null;
-        RbmJob job;
-        string dir;
-        if (resumeDir is not null)
-        {
-            if (options.String("out") is { } outDir && Path.GetFullPath(outDir) != Path.GetFullPath(resumeDir))
-            {
-                throw new UsageException("--out and --resume name different folders; a resumed run continues in its own folder");
-            }
-            checkpoint = Checkpoint.Load(Path.Combine(resumeDir, Checkpoint.FileName));
-            job = RbmJob.ForResume(checkpoint, options, resumeDir);
-            dir = resumeDir;
-        }
-        else
-        {
-            job = RbmJob.FromOptions(options);
-            dir = RunDirectory.Create(options.String("out"), DateTime.Now);
-        }
+        var (dir, checkpoint) = RunDirectory.CreateOrResume(options);
+        var job = checkpoint is null ? RbmJob.FromOptions(options) : RbmJob.ForResume(checkpoint, options, dir);
         var settings = new RunSettings(dir, options.Int("log-every", 50, min: 0), options.Int("checkpoint-every", 0, min: 0));
 
         var loaded = DatasetCatalog.Load(job.Data, job.Label, job.Task);

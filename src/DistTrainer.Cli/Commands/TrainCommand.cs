@@ -64,36 +64,19 @@ public static class TrainCommand
         RbmRun.CheckMlpOptions(options);
         var clock = Stopwatch.StartNew();
         var simulation = SimulationSettings.FromOptions(options);
-        var resumeDir = options.String("resume");
         if (simulation is { Mode: TrainingMode.Async } && options.Int("checkpoint-every", 0, min: 0) > 0)
         {
             throw new UsageException("--checkpoint-every needs --mode sync; async mode checkpoints at each epoch end");
         }
-        Checkpoint? checkpoint = null;
-        TrainJob job;
-        string dir;
-        if (resumeDir is not null)
-        {
-            if (options.String("out") is { } outDir && Path.GetFullPath(outDir) != Path.GetFullPath(resumeDir))
-            {
-                throw new UsageException("--out and --resume name different folders; a resumed run continues in its own folder");
-            }
-            checkpoint = Checkpoint.Load(Path.Combine(resumeDir, Checkpoint.FileName));
-            job = JobOptions.ForResume(checkpoint, options, resumeDir);
-            dir = resumeDir;
-        }
-        else
-        {
-            job = TrainJob.FromOptions(options);
-            dir = RunDirectory.Create(options.String("out"), DateTime.Now);
-        }
+        var (dir, checkpoint) = RunDirectory.CreateOrResume(options);
+        var job = checkpoint is null ? TrainJob.FromOptions(options) : JobOptions.ForResume(checkpoint, options, dir);
         var settings = new RunSettings(dir, options.Int("log-every", 50, min: 0), options.Int("checkpoint-every", 0, min: 0));
 
         var data = job.LoadData();
         var training = job.CreateTrainingOptions(data.Train.Count);
         if (checkpoint is not null)
         {
-            CheckResumable(checkpoint, data, training, resumeDir!);
+            CheckResumable(checkpoint, data, training, dir);
         }
         var spec = job.CreateSpec(data);
         var model = new Mlp(spec);

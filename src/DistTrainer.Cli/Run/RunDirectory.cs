@@ -7,6 +7,23 @@ namespace DistTrainer.Cli.Run;
 public static class RunDirectory
 {
     /// <summary>
+    /// The run folder of `--out`/`--resume`: with --resume, that folder and its last checkpoint (a different --out is
+    /// refused); otherwise a new folder from <see cref="Create"/> and no checkpoint.
+    /// </summary>
+    public static (string Directory, Checkpoint? Checkpoint) CreateOrResume(ParsedOptions options)
+    {
+        if (options.String("resume") is not { } resumeDir)
+        {
+            return (Create(options.String("out"), DateTime.Now), null);
+        }
+        if (options.String("out") is { } outDir && Path.GetFullPath(outDir) != Path.GetFullPath(resumeDir))
+        {
+            throw new UsageException("--out and --resume name different folders; a resumed run continues in its own folder");
+        }
+        return (resumeDir, Checkpoint.Load(Path.Combine(resumeDir, Checkpoint.FileName)));
+    }
+
+    /// <summary>
     /// Creates <paramref name="requested"/>, or runs/&lt;yyyyMMdd-HHmmss&gt; when none is given. A folder that already
     /// holds a run is refused rather than overwritten: it may be resumed with --resume.
     /// </summary>
