@@ -5,7 +5,7 @@ namespace DistTrainer.Numerics.Kernels;
 
 /// <summary>
 /// Element-wise kernels of contrastive divergence: Bernoulli sampling from probabilities and uniforms, a numerically
-/// stable softplus, and the step's bias-and-sigmoid and bias-gradient passes. Each has a scalar reference twin.
+/// stable softplus, and the step's bias-and-sigmoid, bias-gradient and squared-distance passes. Each has a scalar reference twin.
 /// </summary>
 /// <remarks>
 /// The step's passes are here rather than in TensorPrimitives because of JIT tiering: a fit at batch 10 is a few
