@@ -278,6 +278,8 @@ public static class NodeCommand
     {
         { Accuracy: { } accuracy } => string.Create(CultureInfo.InvariantCulture, $"test_acc {accuracy:F4}"),
         { Rmse: { } rmse } => string.Create(CultureInfo.InvariantCulture, $"test_rmse {rmse:F3}"),
+        { Rbm: { } rbm } => string.Create(CultureInfo.InvariantCulture,
+            $"reconstruction error {(double.IsNaN(rbm.TestReconstructionError) ? rbm.TrainReconstructionError : rbm.TestReconstructionError):F4}"),
         _ => "",
     };
 
