@@ -19,7 +19,7 @@ namespace DistTrainer.Cli.Commands;
 /// `disttrainer node`: one process of a cluster job. Roles: coordinator (takes the training options, writes the result),
 /// parameter-server, worker (reads --data itself and keeps only its shard). Exit codes: 0 the job finished and the node left the cluster;
 /// 1 the job failed or the node was downed; 2 usage; 3 the node was refused (another job or other data);
-/// 130/143 interrupted by SIGINT/SIGTERM (after a graceful leave).
+/// 130/143 interrupted by SIGINT/SIGTERM, or 143 stopped by the runtime's exit hook (after a graceful leave).
 /// </summary>
 public static class NodeCommand
 {
@@ -228,6 +228,13 @@ public static class NodeCommand
         if (json && jsonLine is not null)
         {
             Console.Out.WriteLine(jsonLine); // after the system stopped, so it is the last line of stdout
+        }
+        if (node.ShutdownReason is CoordinatedShutdown.ClrExitReason)
+        {
+            // The runtime's exit hook stopped the node (it left the cluster on the way): the process is being
+            // terminated. Under load that hook can finish before the signal handler has recorded its signal.
+            SpinWait.SpinUntil(() => Volatile.Read(ref interrupted) != 0, TimeSpan.FromSeconds(1));
+            return Volatile.Read(ref interrupted) is var recorded and not 0 ? recorded : 143;
         }
         if (Volatile.Read(ref interrupted) is var signal and not 0)
         {
