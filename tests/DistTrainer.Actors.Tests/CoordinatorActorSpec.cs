@@ -201,13 +201,7 @@ public sealed class CoordinatorActorSpec : TestKit
     }
 
     /// <summary>What a relay heard: a message the coordinator sent to worker <see cref="WorkerId"/>.</summary>
-    private sealed record Heard(int WorkerId, object Message) : INoSerializationVerificationNeeded
-    {
-        public override bool Equals(object obj)
-        {
-            return Equals(obj as Heard);
-        }
-    }
+    private sealed record Heard(int WorkerId, object Message) : INoSerializationVerificationNeeded;
 
     /// <summary>Stands in for a worker: forwards everything it gets to the test, which answers on its behalf.</summary>
     private sealed class Relay : ReceiveActor
