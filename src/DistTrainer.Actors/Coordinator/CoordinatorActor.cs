@@ -16,13 +16,14 @@ namespace DistTrainer.Actors.Coordinator;
 /// (<see cref="ShardLayout.Even"/>), sent as <see cref="AssignShard"/>; a worker gets work only once it answered
 /// <see cref="ShardReady"/> for its latest assignment. When a worker dies, its rows and its unfinished work go at once
 /// to the survivor holding the fewest rows (which reloads a superset of its shard), and the split is evened out over
-/// the survivors later: at the next step (sync) or epoch (async). A joining worker gets a shard, and work, from the
-/// next step (sync) or epoch (async).
+/// the survivors later: at the next step not yet handed out (sync) or epoch (async). A joining worker gets a shard, and
+/// work, from the next step not yet handed out (sync) or the next epoch (async).
 /// </para>
 /// <para>
 /// Sync: global batch b of an epoch is <c>order[b·batch ..]</c>; its rows are grouped by the worker holding them, one
 /// part per worker (ordered by id). The parameter server applies the step once all parts are in; then the next step
-/// starts. A part whose worker dies goes to the heir of its rows once the heir's shard is ready; a part with no
+/// starts. While nothing is in flux (every part out, no reshard due), step v+1's parts go out with step v's: each
+/// worker gathers its next rows while the server applies step v, and waits only for the weights. A part whose worker dies goes to the heir of its rows once the heir's shard is ready; a part with no
 /// accepted gradient within the step timeout is re-sent to the worker holding its rows, and the late worker is logged.
 /// Re-sent work keeps its (step, part) key, so whichever copy arrives first counts and the other is refused: every
 /// sample is used exactly once per epoch.
@@ -81,12 +82,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     private (float[] Weights, float[] State)? _stepState;
     private CheckpointTaken? _epochCheckpoint;
 
-    // Sync state: the open step's parts.
+    // Sync state: the open step's parts, and the next step's, sent ahead so that each worker gathers its rows for
+    // step v+1 while the parameter server applies step v: the coordinator is then off the step's critical path.
     private long _version;
     private int _batchIndex;
-    private readonly List<Part> _parts = [];
+    private List<Part> _parts = [];
+    private List<Part> _nextParts = [];
     private long _stepStarted;
-    private int _stepSamples;
 
     // Progress: this epoch's correct count, running totals since the start, and when the listener last heard.
     private long _epochCorrect;
@@ -350,7 +352,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         _reshardPending = true; // even the split out again at the next step (sync) or epoch (async)
 
         // The work goes with the rows; it keeps its key, and is sent once the heir holds them.
-        foreach (var part in _parts.Where(p => !p.Accepted && ReferenceEquals(p.Worker, from)))
+        foreach (var part in _parts.Concat(_nextParts).Where(p => !p.Accepted && ReferenceEquals(p.Worker, from)))
         {
             part.Worker = heir;
             if (part.Sent)
@@ -413,7 +415,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         worker.ShardReady = true;
         if (_settings.Mode == TrainingMode.Sync)
         {
-            foreach (var part in _parts.Where(p => !p.Accepted && !p.Sent && ReferenceEquals(p.Worker, worker)).ToList())
+            foreach (var part in _parts.Concat(_nextParts).Where(p => !p.Accepted && !p.Sent && ReferenceEquals(p.Worker, worker)).ToList())
             {
                 SendPart(part);
             }
@@ -471,6 +473,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         if (_settings.Mode == TrainingMode.Sync)
         {
             _batchIndex = firstBatch;
+            _nextParts.Clear();
             StartStep();
         }
         else
@@ -582,20 +585,49 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     private void StartStep()
     {
         RequestStepCheckpoint(); // before the step's work goes out, so the server hears of it first
-        if (_reshardPending)
-        {
-            Reshard();
-        }
-        var start = _batchIndex * _settings.BatchSize;
-        var count = Math.Min(_settings.BatchSize, _settings.TrainCount - start);
-        _parts.Clear();
         _stepStarted = Stopwatch.GetTimestamp();
+        if (_nextParts.Count > 0 && _nextParts[0].Step == _version)
+        {
+            // Sent ahead during the previous step. A reshard waits one more step: these parts name rows by holder.
+            (_parts, _nextParts) = (_nextParts, _parts);
+            _nextParts.Clear();
+            foreach (var part in _parts)
+            {
+                part.SentAt = _stepStarted; // the step's time counts from its start, not from the early send
+            }
+        }
+        else
+        {
+            _nextParts.Clear(); // parts of a version already passed: the workers drop them when newer weights come
+            if (_reshardPending)
+            {
+                Reshard();
+            }
+            CutParts(_batchIndex, _version, _parts);
+            SendReadyParts(_parts);
+        }
+        if (_parts.Count == 0)
+        {
+            return; // no live worker: the watchdog and the next registration pick the step up
+        }
+        // Ahead only when nothing is in flux: every part out, no reshard due, and the epoch goes on.
+        if (_batchIndex + 1 < _settings.StepsPerEpoch && !_reshardPending && _parts.All(p => p.Sent))
+        {
+            CutParts(_batchIndex + 1, _version + 1, _nextParts);
+            SendReadyParts(_nextParts);
+        }
+    }
+
+    /// <summary>One part per live worker holding rows of batch <paramref name="batchIndex"/>, the rows in the epoch's order.</summary>
+    private void CutParts(int batchIndex, long version, List<Part> parts)
+    {
+        parts.Clear();
         if (!Live.Any())
         {
-            return; // the watchdog and the next registration pick the step up
+            return;
         }
-        _stepSamples = count;
-        // One part per worker holding rows of this batch, the rows in the epoch's order.
+        var start = batchIndex * _settings.BatchSize;
+        var count = Math.Min(_settings.BatchSize, _settings.TrainCount - start);
         var groups = new SortedDictionary<int, (WorkerState Worker, List<int> Rows)>();
         foreach (var row in _order.AsSpan(start, count))
         {
@@ -608,9 +640,15 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         }
         foreach (var (worker, rows) in groups.Values)
         {
-            var part = new Part(_parts.Count, [.. rows], worker);
-            _parts.Add(part);
-            if (worker.Alive && worker.ShardReady)
+            parts.Add(new Part(version, batchIndex, count, parts.Count, [.. rows], worker));
+        }
+    }
+
+    private void SendReadyParts(List<Part> parts)
+    {
+        foreach (var part in parts)
+        {
+            if (part.Worker.Alive && part.Worker.ShardReady)
             {
                 SendPart(part);
             }
@@ -621,7 +659,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     {
         part.Sent = true;
         part.SentAt = Stopwatch.GetTimestamp();
-        part.Worker.Ref.Tell(new ComputeGradient(_epoch, _version, _batchIndex, part.Index, _version, part.Attempt, _stepSamples, part.Rows), Self);
+        part.Worker.Ref.Tell(new ComputeGradient(_epoch, part.Step, part.BatchIndex, part.Index, part.Step, part.Attempt, part.StepSamples, part.Rows), Self);
     }
 
     private void OnStepApplied(StepApplied applied)
@@ -1038,9 +1076,12 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 
     private sealed record EvaluationDone(float[] Weights, long Version, Evaluation? Test, string? Error = null) : INoSerializationVerificationNeeded;
 
-    /// <summary>A sync step's rows held by one worker.</summary>
-    private sealed class Part(int index, int[] rows, WorkerState worker)
+    /// <summary>A sync step's rows held by one worker. The step is also the weights version it is computed with.</summary>
+    private sealed class Part(long step, int batchIndex, int stepSamples, int index, int[] rows, WorkerState worker)
     {
+        public long Step { get; } = step;
+        public int BatchIndex { get; } = batchIndex;
+        public int StepSamples { get; } = stepSamples;
         public int Index { get; } = index;
         public int[] Rows { get; } = rows;
         public WorkerState Worker { get; set; } = worker;

@@ -207,10 +207,6 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Pull(force: true); // a re-driven step: the broadcast of that version may have been lost
         }
         DrainPending();
-        if (_pending.Count == 1 && _prepared is null)
-        {
-            Prepare(_pending[0]); // waits for its weights: gather now, off the step's critical path
-        }
     }
 
     private void OnAssignShard(AssignShard assignment)
@@ -278,6 +274,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _pending.RemoveAt(i);
             Compute(work);
         }
+        if (_prepared is null && _pending.Count > 0)
+        {
+            Prepare(_pending[0]); // it waits for its weights: gather now, while the parameter server applies the step
+        }
     }
 
     /// <summary>
@@ -296,7 +296,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _ids[i] = rows[i]; // the global row: seeded sampling (RBM) must not depend on which worker holds it
         }
         // A local server gets the gradient array itself (pooled, returned by its lease); a remote one gets a copy.
-        _preparedGradient = _serverIsLocal ? _gradientPool.Rent() : _gradient;
+        _preparedGradient ??= _serverIsLocal ? _gradientPool.Rent() : _gradient;
         Array.Clear(_preparedGradient);
         _prepared = work;
     }

@@ -54,8 +54,9 @@ public sealed record RbmOptions(int CdSteps = 1, int PersistentChains = 0, bool 
 /// <para>Loss returned by <see cref="AccumulateGradient"/>: Σ over samples of the mean over visible units of
 /// (v − P(v|h⁰))², with h⁰ the sampled hidden state of the positive phase (Hinton's reconstruction error, a by-product
 /// of CD). <see cref="ReconstructionError"/> is the deterministic mean-field version for metrics.</para>
-/// <para>The step's methods are AggressiveOptimization: at batch 10 a whole fit is a few thousand tiny steps, and
-/// running them as unoptimized tier-0 code first cost about as much as the rest of the fit.</para>
+/// <para>The step's methods are AggressiveOptimization and its element-wise passes are <see cref="RbmKernels"/>, not
+/// TensorPrimitives: at batch 10 a whole fit is a few thousand tiny steps, and running them as unoptimized tier-0 code
+/// first cost about as much as the rest of the fit.</para>
 /// </summary>
 public sealed class Rbm : IModel
 {
@@ -165,8 +166,7 @@ public sealed class Rbm : IModel
 
         // Reconstruction error from h⁰ (in plain CD this is also the first negative visible step).
         VisibleProbabilities(weights, hs, n, vp, threads);
-        var distance = TensorPrimitives.Distance(v0, vp);
-        var loss = (double)distance * distance / v;
+        var loss = (double)RbmKernels.SquaredDistance(v0, vp) / v;
 
         if (Options.Persistent)
         {
@@ -215,18 +215,11 @@ public sealed class Rbm : IModel
         }
 
         // Bias gradients: −(data − model) = model − data, summed over rows.
-        var gradA = VisibleBias(gradientSum);
-        var gradB = HiddenBias(gradientSum);
-        for (var r = 0; r < n; r++)
-        {
-            TensorPrimitives.Add(gradA, vNeg.Slice(r * v, v), gradA);
-            TensorPrimitives.Subtract(gradA, v0.Slice(r * v, v), gradA);
-            TensorPrimitives.Add(gradB, hpNeg.Slice(r * h, h), gradB);
-            TensorPrimitives.Subtract(gradB, hp0.Slice(r * h, h), gradB);
-        }
+        RbmKernels.AccumulateRowDifferences(vNeg, v0, VisibleBias(gradientSum));
+        RbmKernels.AccumulateRowDifferences(hpNeg, hp0, HiddenBias(gradientSum));
 
         // Weight gradient in one product over the stacked phases: [v⁰; vᵏ]ᵀ·[−P(h|v⁰); P(h|vᵏ)] = −(v⁰ᵀh⁰ − vᵏᵀhᵏ).
-        TensorPrimitives.Negate(hp0, hp0);
+        ElementWise.Scale(hp0, -1f);
         v0.CopyTo(stackV[..(n * v)]);
         Gemm.MultiplyTN(v, h, 2 * n, stackV, stackH, Weights(gradientSum), accumulate: true, threads);
         return loss;
@@ -237,7 +230,7 @@ public sealed class Rbm : IModel
     {
         var output = dest[..(count * _hidden)];
         Gemm.MultiplyNN(count, _hidden, _visible, visible[..(count * _visible)], Weights(weights), output, accumulate: false, threads);
-        AddRowsAndSigmoid(output, HiddenBias(weights), count);
+        RbmKernels.AddBiasSigmoid(output, HiddenBias(weights));
     }
 
     /// <summary>dest (count × V) = σ(hidden·Wᵀ + a). Allocates nothing.</summary>
@@ -245,7 +238,7 @@ public sealed class Rbm : IModel
     {
         var output = dest[..(count * _visible)];
         Gemm.MultiplyNT(count, _visible, _hidden, hidden[..(count * _hidden)], Weights(weights), output, accumulate: false, threads);
-        AddRowsAndSigmoid(output, VisibleBias(weights), count);
+        RbmKernels.AddBiasSigmoid(output, VisibleBias(weights));
     }
 
     /// <summary>F(v) of one visible vector, in double precision with a stable softplus (a plain loop, for tests and tools).</summary>
@@ -384,18 +377,6 @@ public sealed class Rbm : IModel
             energy -= RbmKernels.Softplus(pre[j] + delta * wRow[j]);
         }
         return energy;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AddRowsAndSigmoid(Span<float> output, ReadOnlySpan<float> bias, int count)
-    {
-        var width = bias.Length;
-        for (var r = 0; r < count; r++)
-        {
-            var row = output.Slice(r * width, width);
-            TensorPrimitives.Add(row, bias, row);
-        }
-        TensorPrimitives.Sigmoid(output, output);
     }
 
     /// <summary>Bernoulli samples of (n × width) probabilities, each row drawing from its own sample's stream.</summary>
