@@ -11,8 +11,9 @@ namespace DistTrainer.Actors.Transfer;
 
 /// <summary>
 /// Optional bulk path for chunked tensors (<c>disttrainer.bulk-channel = on</c>): a plain TCP connection per pair of
-/// nodes, next to Akka.Remote's. The sending node's <see cref="TransferOutbox"/> hands a whole transfer (its chunks and
-/// its header) to a <see cref="BulkWriter"/> in one step, which writes it in order on its own thread: a chunk as its
+/// nodes, next to Akka.Remote's. The sending actor (see <see cref="TransferFlow.Send"/>) or the node's
+/// <see cref="TransferOutbox"/> hands a whole transfer (its chunks and its header) to a <see cref="BulkWriter"/> in one
+/// step, which writes it in order on its own thread: a chunk as its
 /// fields and raw float bytes, any other message with the project's serializer. The receiving node's reader tells the
 /// messages to the target actor as if they came from the original sender, so the actors see exactly what Akka.Remote
 /// would have delivered. Only <see cref="DistTrainerSerializer"/> payloads and chunks of at most 16M floats are
