@@ -412,6 +412,7 @@ public sealed class ParameterServerActor : ReceiveActor
             {
                 tensor.SendTo(Context.System, receiver, snapshot, Self); // chunked + flow-controlled across nodes
             }
+            tensor.Release(); // its chunk arrays are reused once the bulk writers are done
         }
     }
 }

@@ -11,13 +11,20 @@ namespace DistTrainer.Actors.Transfer;
 
 /// <summary>
 /// Optional bulk path for chunked tensors (<c>disttrainer.bulk-channel = on</c>): a plain TCP connection per pair of
-/// nodes, next to Akka.Remote's. The sending node's <see cref="TransferOutbox"/> hands a transfer's chunks and its
-/// header to a <see cref="BulkWriter"/>, which writes them in order on its own thread: a chunk as its fields and raw
-/// float bytes (read straight into the receiving message's array), any other message with the project's serializer.
-/// The receiving node's reader tells each message to the target actor as if it came from the original sender, so the
-/// actors see exactly what Akka.Remote would have delivered. Only <see cref="DistTrainerSerializer"/> payloads and
-/// chunks of at most 16M floats are accepted. Heartbeats never share this connection, and TCP's own
-/// back-pressure (a bounded queue in front of a blocking socket) is the flow control.
+/// nodes, next to Akka.Remote's. The sending actor (see <see cref="TransferFlow.Send"/>) or the node's
+/// <see cref="TransferOutbox"/> hands a whole transfer (its chunks and its header) to a <see cref="BulkWriter"/> in one
+/// step, which writes it in order on its own thread: a chunk as its
+/// fields and raw float bytes, any other message with the project's serializer. The receiving node's reader tells the
+/// messages to the target actor as if they came from the original sender, so the actors see exactly what Akka.Remote
+/// would have delivered. Only <see cref="DistTrainerSerializer"/> payloads and chunks of at most 16M floats are
+/// accepted. Heartbeats never share this connection, and TCP's own back-pressure (a bounded queue in front of a
+/// blocking socket) is the flow control.
+/// Throughput comes from doing little per chunk: the float bytes go between the socket and the chunk arrays without
+/// a copy through a stream buffer (<see cref="StreamBufferBytes"/> is smaller than a chunk, so
+/// <see cref="BufferedStream"/> passes them straight through), chunk arrays come from <see cref="ChunkArrayPool.Received"/>
+/// (the receiving <see cref="ChunkAssembler"/> gives them back), and the reader
+/// tells a transfer's chunks in one burst when its header arrives, so the actor's mailbox is scheduled once per
+/// transfer rather than once per chunk.
 /// </summary>
 public sealed class BulkChannel : IDisposable
 {
@@ -27,6 +34,9 @@ public sealed class BulkChannel : IDisposable
     internal const byte MessageFrame = 0;
     internal const byte ChunkFrame = 1;
     private const int MaxFloats = 16 << 20;
+    private const int MaxHeldChunks = 1024; // a sender that never sends the header still gets its chunks delivered
+    internal const int StreamBufferBytes = 8 << 10;
+    internal const int SocketBufferBytes = 4 << 20;
     private readonly ConcurrentDictionary<string, IActorRef> _refs = new(StringComparer.Ordinal);
     private volatile bool _disposed;
 
@@ -60,6 +70,7 @@ public sealed class BulkChannel : IDisposable
             {
                 var socket = _listener.AcceptSocket();
                 socket.NoDelay = true;
+                socket.ReceiveBufferSize = SocketBufferBytes;
                 new Thread(() => ReadLoop(socket)) { IsBackground = true, Name = "disttrainer-bulk-read" }.Start();
             }
             catch (SocketException) when (_disposed)
@@ -75,9 +86,10 @@ public sealed class BulkChannel : IDisposable
 
     private void ReadLoop(Socket socket)
     {
+        var held = new List<(IActorRef Target, TensorChunk Chunk, IActorRef Sender)>();
         try
         {
-            using var stream = new BufferedStream(new NetworkStream(socket, ownsSocket: true), 1 << 20);
+            using var stream = new BufferedStream(new NetworkStream(socket, ownsSocket: true), StreamBufferBytes);
             using var reader = new BinaryReader(stream);
             while (!_disposed)
             {
@@ -90,9 +102,8 @@ public sealed class BulkChannel : IDisposable
                 {
                     return;
                 }
-                var target = reader.ReadString();
-                var sender = reader.ReadString();
-                object message;
+                var target = Resolve(reader.ReadString());
+                var sender = Resolve(reader.ReadString());
                 if (kind == ChunkFrame)
                 {
                     // A chunk's floats come straight off the socket into the message's own array: no serializer copy.
@@ -107,24 +118,26 @@ public sealed class BulkChannel : IDisposable
                         _log.Warning("bulk channel: refused a chunk of {0} floats; closing the connection", length);
                         return;
                     }
-                    var data = new float[length];
+                    var data = ChunkArrayPool.Received.Rent(length);
                     stream.ReadExactly(MemoryMarshal.AsBytes(data.AsSpan()));
-                    message = new TensorChunk(transferId, index, count, total, offset, data);
-                }
-                else
-                {
-                    var serializerId = reader.ReadInt32();
-                    var manifest = reader.ReadString();
-                    var length = reader.ReadInt32();
-                    if (serializerId != DistTrainerSerializer.SerializerId || length < 0 || length > MaxFloats * sizeof(float))
+                    held.Add((target, new TensorChunk(transferId, index, count, total, offset, data), sender));
+                    if (held.Count >= MaxHeldChunks)
                     {
-                        _log.Warning("bulk channel: refused a message with serializer {0} and {1} bytes; closing the connection", serializerId, length);
-                        return;
+                        Deliver(held);
                     }
-                    var payload = reader.ReadBytes(length);
-                    message = _system.Serialization.Deserialize(payload, serializerId, manifest);
+                    continue;
                 }
-                Resolve(target).Tell(message, Resolve(sender));
+                var serializerId = reader.ReadInt32();
+                var manifest = reader.ReadString();
+                var size = reader.ReadInt32();
+                if (serializerId != DistTrainerSerializer.SerializerId || size < 0 || size > MaxFloats * sizeof(float))
+                {
+                    _log.Warning("bulk channel: refused a message with serializer {0} and {1} bytes; closing the connection", serializerId, size);
+                    return;
+                }
+                var message = _system.Serialization.Deserialize(reader.ReadBytes(size), serializerId, manifest);
+                Deliver(held); // the chunks before this message, in order
+                target.Tell(message, sender);
             }
         }
         catch (Exception e) when (e is IOException or SocketException or System.Runtime.Serialization.SerializationException or ObjectDisposedException)
@@ -136,13 +149,23 @@ public sealed class BulkChannel : IDisposable
         }
     }
 
+    private static void Deliver(List<(IActorRef Target, TensorChunk Chunk, IActorRef Sender)> held)
+    {
+        foreach (var (target, chunk, sender) in held)
+        {
+            target.Tell(chunk, sender);
+        }
+        held.Clear();
+    }
+
     private IActorRef Resolve(string path) => _refs.GetOrAdd(path, p => _system.Provider.ResolveActorRef(p));
 }
 
-/// <summary>One node's outgoing bulk connection: a bounded queue drained in order by a dedicated thread.</summary>
+/// <summary>One node's outgoing bulk connection: a bounded queue of transfers drained in order by a dedicated thread.</summary>
 public sealed class BulkWriter : IDisposable
 {
-    private readonly BlockingCollection<(IActorRef Target, object Message, IActorRef Sender)> _queue = new(64);
+    private const int QueuedTransfers = 8;
+    private readonly BlockingCollection<Transfer> _queue = new(QueuedTransfers);
     private readonly ExtendedActorSystem _system;
     private readonly ILoggingAdapter _log;
     private readonly string _host;
@@ -162,17 +185,41 @@ public sealed class BulkWriter : IDisposable
     /// <summary>False once the connection failed; the outbox then goes back to Akka.Remote.</summary>
     public bool Healthy { get; private set; } = true;
 
-    /// <summary>Queues a message; blocks while 64 messages wait (back-pressure from the socket).</summary>
-    public void Post(IActorRef target, object message, IActorRef sender)
+    /// <summary>
+    /// Queues the chunks of <paramref name="tensor"/> then <paramref name="header"/> for <paramref name="target"/>;
+    /// blocks while <see cref="QueuedTransfers"/> transfers wait (back-pressure from the socket).
+    /// </summary>
+    public void Post(IActorRef target, OutgoingTensor tensor, object header, IActorRef sender)
     {
+        tensor.Hold();
         try
         {
-            _queue.Add((target, message, sender));
+            _queue.Add(new Transfer(target, tensor, header, sender));
+        }
+        catch (InvalidOperationException)
+        {
+            Healthy = false;
+            tensor.Unhold();
+        }
+    }
+
+    /// <summary>Like <see cref="Post"/> but never blocks: false when the queue is full or closed.</summary>
+    internal bool TryPost(IActorRef target, OutgoingTensor tensor, object header, IActorRef sender)
+    {
+        tensor.Hold();
+        try
+        {
+            if (_queue.TryAdd(new Transfer(target, tensor, header, sender)))
+            {
+                return true;
+            }
         }
         catch (InvalidOperationException)
         {
             Healthy = false;
         }
+        tensor.Unhold();
+        return false;
     }
 
     public void Dispose() => _queue.CompleteAdding();
@@ -190,17 +237,19 @@ public sealed class BulkWriter : IDisposable
     {
         try
         {
-            using var client = new TcpClient { NoDelay = true, SendBufferSize = 1 << 20 };
+            using var client = new TcpClient { NoDelay = true, SendBufferSize = BulkChannel.SocketBufferBytes };
             client.Connect(_host, _port);
-            using var stream = new BufferedStream(client.GetStream(), 1 << 20);
+            using var stream = new BufferedStream(client.GetStream(), BulkChannel.StreamBufferBytes);
             using var writer = new BinaryWriter(stream);
-            foreach (var (target, message, sender) in _queue.GetConsumingEnumerable())
+            foreach (var transfer in _queue.GetConsumingEnumerable())
             {
-                if (message is TensorChunk chunk)
+                var target = PathOf(transfer.Target);
+                var sender = PathOf(transfer.Sender);
+                foreach (var chunk in transfer.Tensor.ChunksToWrite)
                 {
                     writer.Write(BulkChannel.ChunkFrame);
-                    writer.Write(PathOf(target));
-                    writer.Write(PathOf(sender));
+                    writer.Write(target);
+                    writer.Write(sender);
                     writer.Write(chunk.TransferId);
                     writer.Write(chunk.Index);
                     writer.Write(chunk.Count);
@@ -209,22 +258,20 @@ public sealed class BulkWriter : IDisposable
                     writer.Write(chunk.Data.Length);
                     writer.Write(MemoryMarshal.AsBytes(chunk.Data.AsSpan()));
                 }
-                else
-                {
-                    var serializer = _system.Serialization.FindSerializerFor(message);
-                    var bytes = serializer.ToBinary(message);
-                    writer.Write(BulkChannel.MessageFrame);
-                    writer.Write(PathOf(target));
-                    writer.Write(PathOf(sender));
-                    writer.Write(serializer.Identifier);
-                    writer.Write(Akka.Serialization.Serialization.ManifestFor(serializer, message));
-                    writer.Write(bytes.Length);
-                    writer.Write(bytes);
-                }
+                var serializer = _system.Serialization.FindSerializerFor(transfer.Header);
+                var bytes = serializer.ToBinary(transfer.Header);
+                writer.Write(BulkChannel.MessageFrame);
+                writer.Write(target);
+                writer.Write(sender);
+                writer.Write(serializer.Identifier);
+                writer.Write(Akka.Serialization.Serialization.ManifestFor(serializer, transfer.Header));
+                writer.Write(bytes.Length);
+                writer.Write(bytes);
                 if (_queue.Count == 0)
                 {
                     writer.Flush();
                 }
+                transfer.Tensor.Unhold(); // its arrays are in the socket's buffer now
             }
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
@@ -233,4 +280,6 @@ public sealed class BulkWriter : IDisposable
             _log.Warning("bulk channel to {0}:{1} failed: {2}; later transfers use Akka.Remote", _host, _port, e.Message);
         }
     }
+
+    private sealed record Transfer(IActorRef Target, OutgoingTensor Tensor, object Header, IActorRef Sender);
 }

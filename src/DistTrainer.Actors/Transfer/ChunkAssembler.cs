@@ -9,6 +9,9 @@ namespace DistTrainer.Actors.Transfer;
 /// (count, total length), lies outside the tensor, or repeats an index is rejected on arrival; a transfer that is
 /// incomplete or has gaps/overlaps when its header arrives is rejected and dropped. At most
 /// <c>maxOpenTransfers</c> transfers are held; beyond that the oldest is dropped.
+/// Chunk arrays lent by <see cref="ChunkArrayPool.Received"/> go back to it when their transfer is dropped, and those of a
+/// taken tensor on the next call to the assembler: a <see cref="ReceivedTensor"/> is to be read before that (every
+/// actor reads it within the message that completes it).
 /// </summary>
 public sealed class ChunkAssembler
 {
@@ -16,6 +19,7 @@ public sealed class ChunkAssembler
     private readonly int _maxLength;
     private readonly Dictionary<(IActorRef Sender, long Id), Pending> _pending = [];
     private readonly LinkedList<(IActorRef Sender, long Id)> _arrival = new();
+    private TensorChunk?[]? _taken;
 
     public ChunkAssembler(int maxOpenTransfers, int maxLength)
     {
@@ -28,6 +32,7 @@ public sealed class ChunkAssembler
     /// <summary>Stores a chunk. False (with a reason) if it is malformed or contradicts its transfer; the transfer is then dropped.</summary>
     public bool Add(IActorRef sender, TensorChunk chunk, out string? reason, out string? evicted)
     {
+        RecycleTaken();
         evicted = null;
         var key = (sender, chunk.TransferId);
         var data = chunk.Data ?? [];
@@ -60,6 +65,7 @@ public sealed class ChunkAssembler
             {
                 reason += "; the transfer is dropped";
             }
+            ChunkArrayPool.Received.Return(chunk.Data);
             return false;
         }
         if (!_pending.TryGetValue(key, out var pending))
@@ -83,6 +89,7 @@ public sealed class ChunkAssembler
     /// </summary>
     public bool TryTake(IActorRef sender, int length, long transferId, float[]? inline, int expectedLength, out ReceivedTensor tensor, out string? reason)
     {
+        RecycleTaken();
         tensor = default;
         if (transferId == 0)
         {
@@ -102,7 +109,9 @@ public sealed class ChunkAssembler
             reason = $"transfer {transferId}: no chunks received";
             return false;
         }
-        Remove(key);
+        _pending.Remove(key);
+        _arrival.Remove(pending.Node);
+        _taken = pending.Chunks; // back to the pool on the next call, whether or not the checks below pass
         if (length != expectedLength || pending.TotalLength != expectedLength)
         {
             reason = $"transfer {transferId}: tensor of {pending.TotalLength} values (header says {length}), expected {expectedLength}";
@@ -139,6 +148,7 @@ public sealed class ChunkAssembler
     /// <summary>Forgets every open transfer of a sender (e.g. once it is known dead).</summary>
     public void Forget(IActorRef sender)
     {
+        RecycleTaken();
         foreach (var key in _pending.Keys.Where(k => k.Sender.Equals(sender)).ToList())
         {
             Remove(key);
@@ -152,7 +162,25 @@ public sealed class ChunkAssembler
             return false;
         }
         _arrival.Remove(pending.Node);
+        Recycle(pending.Chunks);
         return true;
+    }
+
+    private void RecycleTaken()
+    {
+        if (_taken is not null)
+        {
+            Recycle(_taken);
+            _taken = null;
+        }
+    }
+
+    private static void Recycle(TensorChunk?[] chunks)
+    {
+        foreach (var chunk in chunks)
+        {
+            ChunkArrayPool.Received.Return(chunk?.Data);
+        }
     }
 
     private sealed record Pending(int TotalLength, TensorChunk?[] Chunks, LinkedListNode<(IActorRef, long)> Node);

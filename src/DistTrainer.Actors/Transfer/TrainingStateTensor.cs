@@ -34,5 +34,6 @@ public static class TrainingStateTensor
         }
         var tensor = OutgoingTensor.Create(data, transferId, chunkFloats);
         tensor.SendTo(system, target, header(tensor.Length, tensor.TransferId, tensor.Inline), sender);
+        tensor.Release();
     }
 }

@@ -15,6 +15,10 @@ namespace DistTrainer.Actors.Transfer;
 /// the transfer goes out right after its last chunk, through the same outbox, so the receiver still gets every chunk
 /// before the header. A node that stops answering is given up on after <see cref="StallTimeout"/> (logged); the queue
 /// then drains without pacing.
+/// With the bulk channel, the first acknowledgement from a node names its bulk port; from then on the outbox hands each
+/// transfer to that node's <see cref="BulkWriter"/> whole, and publishes the writer in the node's
+/// <see cref="BulkRoute"/> so that senders hand their transfers to it themselves (one thread hop fewer per transfer)
+/// whenever none of theirs is still waiting here.
 /// </summary>
 public sealed class TransferOutbox : ReceiveActor, IWithTimers
 {
@@ -28,27 +32,31 @@ public sealed class TransferOutbox : ReceiveActor, IWithTimers
     private readonly BulkChannel? _bulk;
     private long _nextSequence;
 
-    public TransferOutbox(BulkChannel? bulk)
+    public TransferOutbox(BulkChannel? bulk, BulkRoutes routes)
     {
         _bulk = bulk;
         Receive<Enqueue>(m =>
         {
-            var lane = LaneOf(m.Target.Path.Address);
-            if (lane.Bulk is { Healthy: true } writer && lane.Queue.Count == 0)
+            try
             {
-                foreach (var chunk in m.Chunks)
+                var lane = LaneOf(m.Target.Path.Address);
+                if (lane.Bulk is { Healthy: true } writer && lane.Queue.Count == 0)
                 {
-                    writer.Post(m.Target, chunk, m.Sender);
+                    writer.Post(m.Target, m.Tensor, m.Header, m.Sender);
+                    return;
                 }
-                writer.Post(m.Target, m.Header, m.Sender);
-                return;
+                m.Tensor.Escape(); // Akka.Remote serializes the chunks some time later
+                foreach (var chunk in m.Tensor.ChunksToWrite)
+                {
+                    lane.Queue.Enqueue((m.Target, chunk, m.Sender, true));
+                }
+                lane.Queue.Enqueue((m.Target, m.Header, m.Sender, false));
+                Pump(lane);
             }
-            foreach (var chunk in m.Chunks)
+            finally
             {
-                lane.Queue.Enqueue((m.Target, chunk, m.Sender, true));
+                Interlocked.Decrement(ref m.Route.Waiting);
             }
-            lane.Queue.Enqueue((m.Target, m.Header, m.Sender, false));
-            Pump(lane);
         });
         Receive<FlowAck>(m =>
         {
@@ -59,6 +67,7 @@ public sealed class TransferOutbox : ReceiveActor, IWithTimers
             if (_bulk is not null && lane.Bulk is null && m.BulkPort > 0 && Sender.Path.Address.Host is { } host)
             {
                 lane.Bulk = _bulk.Connect(host, m.BulkPort);
+                routes.Of(Sender.Path.Address).Writer = lane.Bulk;
                 _log.Info("chunked tensors to {0} go over the bulk channel (port {1})", Sender.Path.Address, m.BulkPort);
             }
             while (lane.Probes.TryPeek(out var probe) && probe.Sequence <= m.Sequence)
@@ -150,8 +159,8 @@ public sealed class TransferOutbox : ReceiveActor, IWithTimers
         lane.Responder.Tell(new FlowProbe(sequence), Self);
     }
 
-    /// <summary>Send <see cref="Chunks"/> then <see cref="Header"/> to <see cref="Target"/> as if from <see cref="Sender"/>.</summary>
-    internal sealed record Enqueue(IActorRef Target, IReadOnlyList<TensorChunk> Chunks, object Header, IActorRef Sender) : INoSerializationVerificationNeeded;
+    /// <summary>Send the chunks of <see cref="Tensor"/> then <see cref="Header"/> to <see cref="Target"/> as if from <see cref="Sender"/>.</summary>
+    internal sealed record Enqueue(IActorRef Target, OutgoingTensor Tensor, object Header, IActorRef Sender, BulkRoute Route) : INoSerializationVerificationNeeded;
 
     private sealed class StallCheck : INoSerializationVerificationNeeded
     {
@@ -196,13 +205,46 @@ public sealed class TransferFlow : IExtension
             ? new BulkChannel(system, config.GetString("akka.remote.dot-netty.tcp.hostname", "127.0.0.1"))
             : null;
         var bulkPort = bulk?.Port ?? 0;
-        Outbox = system.SystemActorOf(Props.Create(() => new TransferOutbox(bulk)).WithDispatcher(DistTrainerSettings.WorkerDispatcher), TransferOutbox.Name);
+        var routes = Routes;
+        Outbox = system.SystemActorOf(Props.Create(() => new TransferOutbox(bulk, routes)).WithDispatcher(DistTrainerSettings.WorkerDispatcher), TransferOutbox.Name);
         system.SystemActorOf(Props.Create(() => new FlowResponder(bulkPort)), FlowResponder.Name);
     }
 
     public IActorRef Outbox { get; }
 
+    internal BulkRoutes Routes { get; } = new();
+
+    /// <summary>
+    /// Sends a chunked tensor to another node: straight to the node's bulk writer when there is one and none of the
+    /// transfers to that node still waits in the outbox (so no transfer overtakes an earlier one), else via the outbox.
+    /// </summary>
+    internal void Send(IActorRef target, OutgoingTensor tensor, object header, IActorRef sender)
+    {
+        var route = Routes.Of(target.Path.Address);
+        if (route.Writer is { Healthy: true } writer && Volatile.Read(ref route.Waiting) == 0 && writer.TryPost(target, tensor, header, sender))
+        {
+            return;
+        }
+        Interlocked.Increment(ref route.Waiting);
+        Outbox.Tell(new TransferOutbox.Enqueue(target, tensor, header, sender, route));
+    }
+
     public static TransferFlow Get(ActorSystem system) => system.WithExtension<TransferFlow, TransferFlowProvider>();
+}
+
+/// <summary>Per remote node: its bulk writer once known, and how many transfers to it wait in the outbox.</summary>
+public sealed class BulkRoute
+{
+    internal volatile BulkWriter? Writer;
+    internal int Waiting;
+}
+
+/// <summary>The <see cref="BulkRoute"/> of each remote node, shared by the outbox and the senders of a node.</summary>
+public sealed class BulkRoutes
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Address, BulkRoute> _routes = new();
+
+    internal BulkRoute Of(Address address) => _routes.GetOrAdd(address, _ => new BulkRoute());
 }
 
 public sealed class TransferFlowProvider : ExtensionIdProvider<TransferFlow>
@@ -214,20 +256,20 @@ public static class OutgoingTensorTransfer
 {
     /// <summary>
     /// Sends the tensor's chunks (if any) and then <paramref name="header"/> to <paramref name="target"/>. A chunked
-    /// tensor for another node goes through the node's flow-controlled <see cref="TransferOutbox"/>; everything else
-    /// is sent at once.
+    /// tensor for another node goes through the node's flow-controlled <see cref="TransferOutbox"/> or bulk writer;
+    /// everything else is sent at once. Call <see cref="OutgoingTensor.Release"/> after the last send.
     /// </summary>
     public static void SendTo(this OutgoingTensor tensor, ActorSystem system, IActorRef target, object header, IActorRef sender)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         ArgumentNullException.ThrowIfNull(system);
         ArgumentNullException.ThrowIfNull(target);
-        if (tensor.Chunks.Count == 0 || target.Path.Address.HasLocalScope || target.Path.Address.Equals(((ExtendedActorSystem)system).Provider.DefaultAddress))
+        if (tensor.ChunkCount == 0 || LocalTensor.IsLocal(system, target))
         {
             tensor.SendChunks(target, sender);
             target.Tell(header, sender);
             return;
         }
-        TransferFlow.Get(system).Outbox.Tell(new TransferOutbox.Enqueue(target, tensor.Chunks, header, sender));
+        TransferFlow.Get(system).Send(target, tensor, header, sender);
     }
 }

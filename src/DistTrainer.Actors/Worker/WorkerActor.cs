@@ -354,6 +354,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             return;
         }
         tensor.SendTo(Context.System, _parameterServer, push, Self); // chunked + flow-controlled across nodes
+        tensor.Release(); // its chunk arrays are reused once the bulk writer is done
     }
 
     private void Pull(bool force = false)

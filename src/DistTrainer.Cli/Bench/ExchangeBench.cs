@@ -16,17 +16,21 @@ namespace DistTrainer.Cli.Bench;
 /// `disttrainer bench exchange`: one parameter-server/worker round trip between two processes on 127.0.0.1 over
 /// Akka.Remote: the weights (ParametersSnapshot) go out, a gradient of the same size (PushGradients) comes back, both
 /// chunked and flow-controlled exactly as in training. Reports MB/s (both directions) next to a plain TCP socket copy
-/// of the same bytes (send N bytes, echo N bytes back) measured in the same run.
+/// of the same bytes (send N bytes, echo N bytes back) measured in the same run. The machine may be busy, so both are
+/// measured the same way: <see cref="WarmUps"/> untimed round trips, then the timed ones alternate between the
+/// exchange and the plain socket (each sees the same load), and the medians are compared.
 /// </summary>
 public static class ExchangeBench
 {
     private const string SystemName = "bench";
     private const string EchoName = "echo";
+    private const string PeerReady = "ready";
+    private const int WarmUps = 3; // JIT tier-up, the first association, learning the peer's bulk port
 
     public static readonly OptionSpec[] Options =
     [
         new("floats", "tensor length (floats) sent each way per round trip", Default: "1000000"),
-        new("reps", "timed round trips (the median is reported)", Default: "5"),
+        new("reps", "timed round trips after 3 warm-ups (the median is reported)", Default: "21"),
         new("peer-port", "internal: run as the echoing peer on this port", Default: null),
         new("peer-bulk", "internal: the peer's disttrainer.bulk-channel (on | off)", Default: null),
         new("json", "print one single-line JSON result", TakesValue: false),
@@ -43,15 +47,19 @@ public static class ExchangeBench
         }
         options.NoPositionals();
         var floats = options.Int("floats", 1_000_000, min: 1);
-        var reps = options.Int("reps", 5, min: 1);
+        var reps = options.Int("reps", 21, min: 1);
         if (options.Has("peer-port"))
         {
             return RunPeer(options.Int("peer-port", 0, min: 1, max: 65535), floats, options.String("peer-bulk") == "on");
         }
 
-        var (bulkTimes, chunkBytes) = Measure(floats, reps, bulk: true);
-        var (akkaTimes, _) = Measure(floats, reps, bulk: false);
-        var rawTimes = RawTcpRoundTrips(floats * sizeof(float), reps + 1).Skip(1).ToList(); // the first is a warm-up
+        List<double> bulkTimes, rawTimes;
+        int chunkBytes;
+        using (var rawTcp = new RawTcpEcho(floats * sizeof(float)))
+        {
+            (bulkTimes, rawTimes, chunkBytes) = Measure(floats, reps, bulk: true, rawTcp);
+        }
+        var (akkaTimes, _, _) = Measure(floats, reps, bulk: false, rawTcp: null);
         var bytes = 2.0 * floats * sizeof(float);
         var exchange = Median(bulkTimes);
         var akka = Median(akkaTimes);
@@ -63,6 +71,7 @@ public static class ExchangeBench
             ["bytes_per_round_trip"] = (long)bytes,
             ["chunk_bytes"] = chunkBytes,
             ["processes"] = 2,
+            ["warm_up_reps"] = WarmUps,
             ["reps"] = reps,
             ["transport"] = "bulk-channel",
             ["round_trip_ms"] = Math.Round(exchange * 1000, 2),
@@ -73,7 +82,8 @@ public static class ExchangeBench
             ["raw_tcp_mb_per_second"] = Math.Round(bytes / raw / 1e6, 1),
             ["ratio_to_raw_tcp"] = Math.Round(raw / exchange, 3),
             ["akka_remote_ratio_to_raw_tcp"] = Math.Round(raw / akka, 3),
-            ["rep_round_trip_ms"] = new JsonArray(bulkTimes.Select(t => (JsonNode)Math.Round(t * 1000, 2)).ToArray()),
+            ["rep_round_trip_ms"] = Milliseconds(bulkTimes),
+            ["raw_tcp_rep_round_trip_ms"] = Milliseconds(rawTimes),
         };
         Console.WriteLine(options.Flag("json")
             ? result.ToJsonString()
@@ -82,8 +92,13 @@ public static class ExchangeBench
         return 0;
     }
 
-    /// <summary>Round trips against a peer process, tensors over the bulk channel or over Akka.Remote only.</summary>
-    private static (List<double> Times, int ChunkBytes) Measure(int floats, int reps, bool bulk)
+    private static JsonArray Milliseconds(List<double> seconds) => new(seconds.Select(t => (JsonNode)Math.Round(t * 1000, 2)).ToArray());
+
+    /// <summary>
+    /// Round trips against a peer process, tensors over the bulk channel or over Akka.Remote only; with
+    /// <paramref name="rawTcp"/>, each timed round trip is followed by a plain socket one.
+    /// </summary>
+    private static (List<double> Times, List<double> RawTimes, int ChunkBytes) Measure(int floats, int reps, bool bulk, RawTcpEcho? rawTcp)
     {
         var peerPort = FreePort();
         using var peer = StartPeer(peerPort, floats, bulk);
@@ -100,24 +115,35 @@ public static class ExchangeBench
             }
             var driver = system.ActorOf(Props.Create(() => new Driver(echo, data, settings.ChunkFloats)), "driver");
             var times = new List<double>();
-            for (var r = 0; r < reps + 2; r++)
+            var rawTimes = new List<double>();
+            for (var r = 0; r < WarmUps + reps; r++)
             {
                 var seconds = driver.Ask<double>(RoundTrip.Instance, TimeSpan.FromMinutes(2)).GetAwaiter().GetResult();
-                if (r > 1)
+                var rawSeconds = rawTcp?.RoundTrip();
+                if (r >= WarmUps)
                 {
-                    times.Add(seconds); // the first two are warm-ups (and learn the peer's bulk port)
+                    times.Add(seconds);
+                    if (rawSeconds is { } raw)
+                    {
+                        rawTimes.Add(raw);
+                    }
                 }
             }
-            return (times, settings.ChunkBytes);
+            return (times, rawTimes, settings.ChunkBytes);
         }
         finally
         {
-            system.Terminate().Wait(TimeSpan.FromSeconds(10));
+            // The peer leaves first, and this side stops once it has seen the connection close: then neither side
+            // tries to reach a system that is gone (which only logs errors).
+            var disassociated = new TaskCompletionSource();
+            system.ActorOf(Props.Create(() => new DisassociationWatch(disassociated)));
             peer.StandardInput.Close(); // the peer exits when its stdin closes
             if (!peer.WaitForExit(10_000))
             {
                 peer.Kill(entireProcessTree: true);
             }
+            disassociated.Task.Wait(TimeSpan.FromSeconds(5));
+            system.Terminate().Wait(TimeSpan.FromSeconds(10));
         }
     }
 
@@ -133,6 +159,8 @@ public static class ExchangeBench
         akka {
           # The transport settings of cluster.hocon, so the numbers are what training gets.
           remote.dot-netty.tcp { hostname = "127.0.0.1", port = {{port}}, batching.enabled = false, maximum-frame-size = 128000b }
+          # The peer leaving at the end is expected: no association lifecycle logs (a failed bulk channel still warns).
+          remote.log-remote-lifecycle-events = off
         }
         """).WithFallback(DistTrainerConfig.Default);
 
@@ -143,7 +171,9 @@ public static class ExchangeBench
         TransferFlow.Get(system);
         var settings = DistTrainerSettings.Create(system);
         system.ActorOf(Props.Create(() => new Echo(floats, settings.ChunkFloats, settings.MaxOpenTransfers)), EchoName);
+        Console.WriteLine(PeerReady);
         Console.In.ReadToEnd();
+        Console.SetError(TextWriter.Null); // the driver is done: its connection closing while this stops is expected
         system.Terminate().Wait(TimeSpan.FromSeconds(10));
         return 0;
     }
@@ -151,7 +181,7 @@ public static class ExchangeBench
     private static Process StartPeer(int port, int floats, bool bulk)
     {
         var self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this program to start the peer");
-        var info = new ProcessStartInfo(self) { RedirectStandardInput = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(self) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
         {
             info.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
@@ -160,7 +190,13 @@ public static class ExchangeBench
         {
             info.ArgumentList.Add(arg);
         }
-        return Process.Start(info) ?? throw new InvalidOperationException("could not start the peer process");
+        var peer = Process.Start(info) ?? throw new InvalidOperationException("could not start the peer process");
+        // Associating before the peer listens would only log refused connections: wait for its word.
+        if (peer.StandardOutput.ReadLine() != PeerReady)
+        {
+            throw new InvalidOperationException("the peer process exited before it was ready");
+        }
+        return peer;
     }
 
     private static IActorRef Resolve(ActorSystem system, int port, TimeSpan timeout)
@@ -181,42 +217,59 @@ public static class ExchangeBench
     }
 
     /// <summary>
-    /// Plain socket round trips of the same bytes on one warm 127.0.0.1 connection: send n bytes, the other side reads
-    /// them all and echoes n bytes back. Returns the time of each round trip.
+    /// Plain socket round trips of the same bytes on one warm 127.0.0.1 connection: send n bytes, the other side (a
+    /// thread of this process) reads them all and echoes n bytes back.
     /// </summary>
-    private static List<double> RawTcpRoundTrips(int bytes, int rounds)
+    private sealed class RawTcpEcho : IDisposable
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var echo = Task.Factory.StartNew(() =>
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly Socket _client = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        private readonly Task _echo;
+        private readonly byte[] _payload;
+        private readonly byte[] _back;
+
+        public RawTcpEcho(int bytes)
         {
-            using var server = listener.AcceptSocket();
-            server.NoDelay = true;
-            var buffer = new byte[bytes];
-            for (var r = 0; r < rounds; r++)
+            _payload = new byte[bytes];
+            _back = new byte[bytes];
+            _listener.Start();
+            _echo = Task.Factory.StartNew(() =>
             {
-                ReadExactly(server, buffer);
-                server.Send(buffer);
-            }
-        }, TaskCreationOptions.LongRunning);
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        client.Connect(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
-        var payload = new byte[bytes];
-        var back = new byte[bytes];
-        var times = new List<double>();
-        for (var r = 0; r < rounds; r++)
+                using var server = _listener.AcceptSocket();
+                server.NoDelay = true;
+                var buffer = new byte[bytes];
+                while (ReadExactly(server, buffer))
+                {
+                    server.Send(buffer);
+                }
+            }, TaskCreationOptions.LongRunning);
+            _client.Connect(IPAddress.Loopback, ((IPEndPoint)_listener.LocalEndpoint).Port);
+        }
+
+        /// <summary>One round trip; returns its time in seconds.</summary>
+        public double RoundTrip()
         {
             var clock = Stopwatch.StartNew();
-            var sending = Task.Run(() => client.Send(payload));
-            ReadExactly(client, back);
+            var sending = Task.Run(() => _client.Send(_payload));
+            if (!ReadExactly(_client, _back))
+            {
+                throw new IOException("the echo connection closed early");
+            }
             sending.GetAwaiter().GetResult();
-            times.Add(clock.Elapsed.TotalSeconds);
+            return clock.Elapsed.TotalSeconds;
         }
-        echo.GetAwaiter().GetResult();
-        return times;
+
+        public void Dispose()
+        {
+            _client.Shutdown(SocketShutdown.Send); // the echo thread sees the end of the stream and stops
+            _echo.GetAwaiter().GetResult();
+            _client.Dispose();
+            _listener.Stop();
+        }
     }
 
-    private static void ReadExactly(Socket socket, byte[] buffer)
+    /// <summary>Fills <paramref name="buffer"/>; false if the connection ends before the first byte.</summary>
+    private static bool ReadExactly(Socket socket, byte[] buffer)
     {
         var read = 0;
         while (read < buffer.Length)
@@ -224,10 +277,11 @@ public static class ExchangeBench
             var n = socket.Receive(buffer, read, buffer.Length - read, SocketFlags.None);
             if (n == 0)
             {
-                throw new IOException("the connection closed early");
+                return read == 0 ? false : throw new IOException("the connection closed early");
             }
             read += n;
         }
+        return true;
     }
 
     private static int FreePort()
@@ -241,6 +295,16 @@ public static class ExchangeBench
     {
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    /// <summary>Completes <paramref name="seen"/> when the remote connection to the peer closes.</summary>
+    private sealed class DisassociationWatch : ReceiveActor
+    {
+        public DisassociationWatch(TaskCompletionSource seen)
+        {
+            Context.System.EventStream.Subscribe(Self, typeof(Akka.Remote.DisassociatedEvent));
+            Receive<Akka.Remote.DisassociatedEvent>(_ => seen.TrySetResult());
+        }
     }
 
     private sealed class RoundTrip
@@ -275,6 +339,7 @@ public static class ExchangeBench
                 _started = Stopwatch.GetTimestamp();
                 var tensor = OutgoingTensor.Create(_data, ++_transfer, _chunkFloats);
                 tensor.SendTo(Context.System, _echo, new ParametersSnapshot(_transfer, tensor.Length, tensor.TransferId, tensor.Inline), Self);
+                tensor.Release();
             });
             Receive<TensorChunk>(c => _assembler.Add(Sender, c, out _, out _));
             Receive<PushGradients>(p =>
@@ -311,6 +376,7 @@ public static class ExchangeBench
                 tensor.CopyTo(_buffer);
                 var gradient = OutgoingTensor.Create(_buffer, ++_transfer, chunkFloats);
                 gradient.SendTo(Context.System, Sender, new PushGradients(0, 0, s.Version, 0, s.Version, 1, 1, 0, 0, gradient.Length, gradient.TransferId, gradient.Inline, 0), Self);
+                gradient.Release();
             });
         }
     }
