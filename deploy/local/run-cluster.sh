@@ -7,7 +7,8 @@
 #   --workers N     worker processes (default 2)
 #   --port P        the coordinator's (seed's) port (default 4053; 0 is not allowed: the others need to know it)
 #   train options   passed to the coordinator (--epochs, --batch, --hidden, --lr, --seed, --mode, ...);
-#                   --data, --label, --task and --threads go to the workers too, since they load their own data.
+#                   --data, --label, --task and --threads go to the workers too, since they load their own data;
+#                   the coordinator's run folder is --out DIR (default runs/<yyyyMMdd-HHmmss> in the current directory).
 #
 # Environment: DISTTRAINER  the command to run (default: build src/DistTrainer.Cli in Release and use its output)
 #              LOG_DIR      where each node's stderr goes (default: a new temporary directory)
@@ -26,7 +27,7 @@ while [[ $# -gt 0 ]]; do
     --port=*) port="${1#*=}"; shift ;;
     --data|--label|--task|--threads|--job) shared_args+=("$1" "$2"); shift 2 ;;
     --data=*|--label=*|--task=*|--threads=*|--job=*) shared_args+=("$1"); shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) coordinator_args+=("$1"); shift ;;
   esac
 done

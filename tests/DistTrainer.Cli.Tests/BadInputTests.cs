@@ -114,6 +114,17 @@ public sealed class BadInputTests : IDisposable
         Assert.Equal("error: option --lr needs a value", error);
     }
 
+    [Theory]
+    [InlineData("train", "--model", "rbm", "--workers", "2", "--persistent", "--checkpoint-every", "5")]
+    [InlineData("node", "--role", "coordinator", "--model", "rbm", "--persistent", "--checkpoint-every", "5")]
+    public async Task Persistent_cd_with_workers_and_mid_epoch_checkpoints_should_be_a_usage_error_that_leaves_no_run_folder(params string[] args)
+    {
+        var dir = Path.Combine(_folder.Path, "run");
+        var error = await RunExpectingError(2, [.. args, "--out", dir]);
+        Assert.Equal("error: --persistent with --workers keeps its fantasy chains in the workers, which checkpoints do not hold: use --resume and --checkpoint-every with --workers 0, or plain CD", error);
+        Assert.False(Directory.Exists(dir), "the refused run created its folder");
+    }
+
     [Fact]
     public async Task Unknown_command_should_be_a_usage_error()
     {

@@ -76,7 +76,7 @@ public class RbmCommandTests
     [InlineData("train", "--model", "rbm", "--hidden", "10,10")]
     [InlineData("train", "--cd-steps", "2")]
     [InlineData("train", "--pretrain", "pca")]
-    [InlineData("train", "--model", "rbm", "--workers", "2", "--checkpoint-every", "10")]
+    [InlineData("train", "--model", "rbm", "--workers", "2", "--mode", "async", "--checkpoint-every", "10")]
     public async Task Train_should_refuse_options_that_do_not_fit_the_model(params string[] args)
     {
         var result = await DistTrainerProcess.RunAsync(args);

@@ -1,11 +1,12 @@
 using System.Text.Json.Nodes;
+using DistTrainer.Cli.ModelFiles;
 
 namespace DistTrainer.EndToEnd.Tests;
 
 /// <summary>
 /// The coordinator node's run folder: a coordinator process killed mid-job leaves checkpoint.dtc in `--out`; a new
 /// cluster started with `--resume` finishes the job, writes the same files as `train`, and (sync, one worker) ends
-/// exactly where an uninterrupted cluster run ends.
+/// exactly where an uninterrupted cluster run ends. The same holds for an RBM job.
 /// </summary>
 public sealed class NodeCheckpointSpec : IDisposable
 {
@@ -47,21 +48,58 @@ public sealed class NodeCheckpointSpec : IDisposable
         Assert.Equal(resumed.ToJsonString(), JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "run", "summary.json")))!.ToJsonString());
     }
 
-    /// <summary>A coordinator + parameter-server process and one worker process; returns the coordinator's --result.</summary>
-    private async Task<JsonObject> RunClusterAsync(string name, string[] options)
+    [Fact]
+    public async Task Rbm_coordinator_killed_mid_epoch_should_resume_to_exactly_the_weights_of_train_with_one_worker()
     {
-        var (coordinator, worker) = StartCluster(name, [.. options, "--result", $"{name}.json", .. (options.Contains("--resume") ? [] : _job)]);
+        string[] job = ["--model", "rbm", "--hidden", "16", "--epochs", "3", "--seed", "3"];
+        // The uninterrupted run: the same actors in one process (one sync worker computes the same gradients as a worker node).
+        var straight = Track(NodeProcess.Start("straight", _dir, ["train", .. job, "--workers", "1", "--out", "straight", "--json", "--quiet"]));
+
+        var (coordinator, worker) = StartCluster("crashed", ["--out", "run", "--checkpoint-every", "20", .. job], ["--model", "rbm"]);
+        var checkpoint = Path.Combine(_dir, "run", "checkpoint.dtc");
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!File.Exists(checkpoint))
+        {
+            Assert.True(waited.Elapsed < _jobTimeout, $"no checkpoint.dtc:\n{coordinator.Tail()}");
+            await Task.Delay(20);
+        }
+        coordinator.KillHard();
+        worker.KillHard();
+        Assert.False(File.Exists(Path.Combine(_dir, "run", "model.dtm")), "the job finished before the kill");
+
+        var resumed = await RunClusterAsync("resumed", ["--resume", "run", "--model", "rbm"], ["--model", "rbm"]);
+
+        Assert.Equal(0, await straight.WaitForExit(_jobTimeout));
+        var expected = TrainedModel.Load(Path.Combine(_dir, "straight", "model.dtm"));
+        var actual = TrainedModel.Load(Path.Combine(_dir, "run", "model.dtm"));
+        Assert.True(expected.Rbm!.Weights.AsSpan().SequenceEqual(actual.Rbm!.Weights), "the resumed cluster's RBM differs from the uninterrupted run");
+        var local = JsonNode.Parse(straight.Stdout.TrimEnd().Split('\n')[^1])!.AsObject();
+        foreach (var key in new[] { "epochs", "reconstruction_error", "pseudo_log_likelihood", "test_accuracy", "samples_seen_per_epoch" })
+        {
+            Assert.Equal(local[key]!.ToJsonString(), resumed[key]!.ToJsonString());
+        }
+        var epochRows = File.ReadLines(Path.Combine(_dir, "run", "metrics.csv")).Where(l => l.StartsWith("epoch,", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["1", "2", "3"], epochRows.Select(l => l.Split(',')[1]));
+        Assert.True(File.Exists(Path.Combine(_dir, "run", "curves.png")));
+        Assert.Equal(resumed.ToJsonString(), JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "run", "summary.json")))!.ToJsonString());
+    }
+
+    /// <summary>A coordinator + parameter-server process and one worker process; returns the coordinator's --result.</summary>
+    private async Task<JsonObject> RunClusterAsync(string name, string[] options, string[]? workerOptions = null)
+    {
+        var (coordinator, worker) = StartCluster(name, [.. options, "--result", $"{name}.json", .. (options.Contains("--resume") ? [] : _job)], workerOptions ?? []);
         var exit = await coordinator.WaitForExit(_jobTimeout);
         Assert.True(exit == 0, $"{name} coordinator exit {exit}:\n{coordinator.Tail()}");
         Assert.Equal(0, await worker.WaitForExit(TimeSpan.FromSeconds(30)));
         return JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, $"{name}.json")))!.AsObject();
     }
 
-    private (NodeProcess Coordinator, NodeProcess Worker) StartCluster(string name, string[] options)
+    private (NodeProcess Coordinator, NodeProcess Worker) StartCluster(string name, string[] options, string[]? workerOptions = null)
     {
         var port = NodeProcess.FreePort();
         var coordinator = Track(NodeProcess.Start($"{name}-coordinator", _dir, ["node", "--role", "coordinator,parameter-server", "--port", $"{port}", .. options]));
-        var worker = Track(NodeProcess.Start($"{name}-worker", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", $"akka.tcp://disttrainer@127.0.0.1:{port}"));
+        var worker = Track(NodeProcess.Start($"{name}-worker", _dir,
+            ["node", "--role", "worker", "--port", "0", "--seed-node", $"akka.tcp://disttrainer@127.0.0.1:{port}", .. workerOptions ?? []]));
         return (coordinator, worker);
     }
 

@@ -47,7 +47,7 @@ public sealed class NodeProcessSpec : IDisposable
     [InlineData(true)]  // the repository's cluster.hocon: tensors over the bulk channel
     public async Task Job_should_finish_with_every_sample_once_per_epoch_when_a_worker_process_is_killed_mid_training(bool withClusterHocon)
     {
-        var (coordinator, workers) = StartCluster(epochs: 12, withClusterHocon, hidden: "256"); // 19,210 parameters: chunked tensors
+        var (coordinator, workers) = StartCluster(epochs: 12, withClusterHocon, hidden: "256", extra: ["--out", "run"]); // 19,210 parameters: chunked tensors
         await coordinator.WaitForStderr("epoch 3/12", _jobTimeout);
         var victim = workers[1];
         var killedAt = coordinator.Elapsed;
@@ -133,7 +133,7 @@ public sealed class NodeSignalSpec : IDisposable
     public async Task Nodes_should_leave_the_cluster_and_exit_on_SIGTERM_and_SIGINT()
     {
         var port = NodeProcess.FreePort();
-        var coordinator = Track(NodeProcess.Start("coordinator", _dir, "node", "--role", "coordinator,parameter-server", "--port", $"{port}", "--min-workers", "5"));
+        var coordinator = Track(NodeProcess.Start("coordinator", _dir, "node", "--role", "coordinator,parameter-server", "--port", $"{port}", "--min-workers", "5", "--out", "run"));
         var worker = Track(NodeProcess.Start("worker", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", $"akka.tcp://disttrainer@127.0.0.1:{port}"));
         await coordinator.WaitForStderr("worker 0 joined", TimeSpan.FromSeconds(90));
 
@@ -150,7 +150,7 @@ public sealed class NodeSignalSpec : IDisposable
     {
         var port = NodeProcess.FreePort();
         var seed = $"akka.tcp://disttrainer@127.0.0.1:{port}";
-        var coordinator = Track(NodeProcess.Start("coordinator", _dir, "node", "--role", "coordinator", "--port", $"{port}", "--min-workers", "1", "--epochs", "200"));
+        var coordinator = Track(NodeProcess.Start("coordinator", _dir, "node", "--role", "coordinator", "--port", $"{port}", "--min-workers", "1", "--epochs", "200", "--out", "run"));
         var parameterServer = Track(NodeProcess.Start("parameter-server", _dir, "node", "--role", "parameter-server", "--port", "0", "--seed-node", seed));
         var worker = Track(NodeProcess.Start("worker", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", seed));
         await coordinator.WaitForStderr("epoch 1/200", TimeSpan.FromSeconds(90));

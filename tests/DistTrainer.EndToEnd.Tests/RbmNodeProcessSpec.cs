@@ -20,7 +20,7 @@ public sealed class RbmNodeProcessSpec : IDisposable
         var port = NodeProcess.FreePort();
         var seed = $"akka.tcp://disttrainer@127.0.0.1:{port}";
         var coordinator = Track(NodeProcess.Start("coordinator", _dir, ["node", "--role", "coordinator,parameter-server", "--port", $"{port}",
-            "--min-workers", "2", .. job, "--result", "result.json", "--json"]));
+            "--min-workers", "2", .. job, "--result", "result.json", "--json", "--out", "run"]));
         var mlpWorker = Track(NodeProcess.Start("mlp-worker", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", seed));
         var workers = Enumerable.Range(0, 2)
             .Select(i => Track(NodeProcess.Start($"worker-{i}", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", seed, "--model", "rbm")))

@@ -41,9 +41,9 @@ public static class NodeCommand
         new("min-workers", "coordinator: training starts once this many workers are registered", Default: "1"),
         new("mode", "coordinator: sync | async", Default: "sync"),
         new("result", "coordinator: write the single-line JSON summary (as train --json) to this file"),
-        new("out", "coordinator: run folder for metrics.csv, summary.json, model.dtm, curves.png and checkpoint.dtc (as train)", Default: "none: no run folder"),
-        new("checkpoint-every", "coordinator, sync mode: also checkpoint every N optimizer steps (0: at epoch ends only)", Default: "0"),
-        new("resume", "coordinator: continue the run in this folder from its last checkpoint (--epochs may raise the total); sync mode reaches the uninterrupted result, async mode continues from the last epoch end"),
+        new("out", "coordinator: run folder for metrics.csv, summary.json, model.dtm, curves.png and checkpoint.dtc (as train)", Default: "runs/<yyyyMMdd-HHmmss>"),
+        new("checkpoint-every", "coordinator, sync mode: also checkpoint every N optimizer steps (0: at epoch ends only; not with --persistent)", Default: "0"),
+        new("resume", "coordinator: continue the run in this folder from its last checkpoint (--epochs may raise the total); sync mode reaches the uninterrupted result, async mode continues from the last epoch end; not with --persistent"),
         new("step-timeout", "coordinator: seconds before a step with no answer is re-driven", Default: "reference.conf's (10)"),
         new("log-every", "coordinator: a progress line and a metrics.csv row every N optimizer steps (0: epochs only)", Default: "50"),
         new("log-level", "Akka log level on stderr: OFF, ERROR, WARNING, INFO, DEBUG", Default: "INFO"),
@@ -90,29 +90,17 @@ public static class NodeCommand
         using var progress = IProgressView.Create(options.Flag("quiet"), onStandardError: true, workerTable);
         var logEvery = options.Int("log-every", 50, min: 0);
         var rbmModel = RbmNode.Requested(options);
-        if (rbmModel && isCoordinator && (options.Has("out") || options.Has("resume") || options.Has("checkpoint-every")))
+        var mode = options.Choice("mode", TrainingMode.Sync, new Dictionary<string, TrainingMode> { ["sync"] = TrainingMode.Sync, ["async"] = TrainingMode.Async });
+        var checkpointEvery = options.Int("checkpoint-every", 0, min: 0);
+        if (checkpointEvery > 0 && mode != TrainingMode.Sync)
         {
-            throw new UsageException("--out, --resume and --checkpoint-every on a coordinator node work for --model mlp only");
+            throw new UsageException("--checkpoint-every needs --mode sync; async mode checkpoints at each epoch end");
         }
-        Checkpoint? checkpoint = null;
-        string? dir = null;
-        TrainJob job;
-        if (options.String("resume") is { } resumeDir)
-        {
-            if (options.String("out") is { } outDir && Path.GetFullPath(outDir) != Path.GetFullPath(resumeDir))
-            {
-                throw new UsageException("--out and --resume name different folders; a resumed run continues in its own folder");
-            }
-            checkpoint = Checkpoint.Load(Path.Combine(resumeDir, Checkpoint.FileName));
-            job = JobOptions.ForResume(checkpoint, options, resumeDir);
-            dir = resumeDir;
-        }
-        else
-        {
-            job = TrainJob.FromOptions(options);
-            dir = options.String("out") is { } outDir ? RunDirectory.Create(outDir, DateTime.Now) : null;
-        }
-        var rbm = isCoordinator && rbmModel ? RbmNode.FromOptions(options) : null;
+        RbmRun.CheckPersistentWithWorkers(withWorkers: true, rbmModel && options.Flag("persistent"), options.Has("resume") || checkpointEvery > 0);
+        // The coordinator writes a run folder as `train` does: --out, or runs/<timestamp>; --resume continues one.
+        var (dir, checkpoint) = isCoordinator ? RunDirectory.CreateOrResume(options) : (null, null);
+        var job = checkpoint is not null && !rbmModel ? JobOptions.ForResume(checkpoint, options, dir!) : TrainJob.FromOptions(options);
+        var rbm = isCoordinator && rbmModel ? RbmNode.Create(options, checkpoint, dir!) : null;
         var data = isCoordinator && !rbmModel ? job.LoadData() : null;
         var nodeOptions = new ClusterNodeOptions(roles)
         {
@@ -134,51 +122,55 @@ public static class NodeCommand
         Mlp? model = null;
         TrainingOptions? training = null;
         DistributedRunFolder? folder = null;
-        if (isCoordinator && rbm is not null)
+        if (isCoordinator)
         {
-            var mode = options.Choice("mode", TrainingMode.Sync, new Dictionary<string, TrainingMode> { ["sync"] = TrainingMode.Sync, ["async"] = TrainingMode.Async });
-            var stepTimeout = options.Has("step-timeout") ? TimeSpan.FromSeconds(options.Float("step-timeout", 10, min: 0.01f)) : (TimeSpan?)null;
-            nodeOptions = nodeOptions with { Job = rbm.CreateJob(jobId, mode, options.Int("min-workers", 1, min: 1), stepTimeout, progress.Line) };
-            progress.Line(rbm.Describe(mode));
-        }
-        else if (isCoordinator)
-        {
-            prepared = data!;
-            var spec = job.CreateSpec(prepared);
-            model = new Mlp(spec);
-            training = job.CreateTrainingOptions(prepared.Train.Count);
-            var mode = options.Choice("mode", TrainingMode.Sync, new Dictionary<string, TrainingMode> { ["sync"] = TrainingMode.Sync, ["async"] = TrainingMode.Async });
-            var checkpointEvery = options.Int("checkpoint-every", 0, min: 0);
-            if (checkpointEvery > 0 && (mode != TrainingMode.Sync || dir is null))
+            ClusterJob clusterJob;
+            ActorProgressFeed feed;
+            Func<ActorEpochReport, string> formatEpoch;
+            var minWorkers = options.Int("min-workers", 1, min: 1);
+            if (rbm is not null)
             {
-                throw new UsageException("--checkpoint-every needs --out DIR (or --resume DIR) and --mode sync; async mode checkpoints at each epoch end");
+                folder = new DistributedRunFolder(dir!, rbm.FolderModel(), rbm.Train.Count, rbm.Training, checkpoint);
+                clusterJob = rbm.CreateJob(jobId, mode, minWorkers);
+                feed = new ActorProgressFeed(progress, workerTable, folder.WriteStep, logEvery, rbm.Train.Count, rbm.Training, rbm.StepWindow(), folder.WallSeconds);
+                formatEpoch = rbm.FormatEpoch;
+                progress.Line(rbm.Describe(mode));
             }
-            if (checkpoint is not null)
+            else
             {
-                TrainCommand.CheckResumable(checkpoint, prepared, training, dir!);
-                if (!TrainCommand.HasWorkLeft(checkpoint, training))
+                prepared = data!;
+                var spec = job.CreateSpec(prepared);
+                model = new Mlp(spec);
+                training = job.CreateTrainingOptions(prepared.Train.Count);
+                if (checkpoint is not null)
                 {
-                    throw new UsageException($"the run in {dir} has finished its {checkpoint.Epoch} epochs; raise --epochs to train more");
+                    TrainCommand.CheckResumable(checkpoint, prepared, training, dir!);
+                    if (!TrainCommand.HasWorkLeft(checkpoint, training))
+                    {
+                        throw new UsageException($"the run in {dir} has finished its {checkpoint.Epoch} epochs; raise --epochs to train more");
+                    }
                 }
+                folder = new DistributedRunFolder(dir!, job, prepared, model, training, checkpoint);
+                var jobSpec = JobSpec.Create(jobId, spec, training.Optimizer, mode, training.Seed, Math.Min(training.BatchSize, prepared.Train.Count), training.Epochs,
+                    model.ParameterCount, DataFingerprint.Describe(prepared.Train));
+                var evaluateModel = model;
+                var test = prepared.Test;
+                var scaling = prepared.TargetScaling;
+                var epochs = training.Epochs;
+                clusterJob = new ClusterJob(jobSpec, prepared.Train.Count, minWorkers, w => Evaluator.Evaluate(evaluateModel, w, test, scaling));
+                feed = new ActorProgressFeed(progress, workerTable, folder.WriteStep, logEvery, prepared, training, folder.WallSeconds);
+                formatEpoch = r => FormatEpoch(r, epochs);
+                progress.Line($"{prepared.Name}: {prepared.Train.Count} train / {prepared.Test.Count} test samples; model {spec} ({model.ParameterCount:N0} parameters); {training.Epochs} epochs, batch {training.BatchSize}, {mode.ToString().ToLowerInvariant()}");
             }
-            folder = dir is null ? null : new DistributedRunFolder(dir, job, prepared, model, training, checkpoint);
-            var jobSpec = JobSpec.Create(jobId, spec, training.Optimizer, mode, training.Seed, Math.Min(training.BatchSize, prepared.Train.Count), training.Epochs,
-                model.ParameterCount, DataFingerprint.Describe(prepared.Train));
-            var evaluateModel = model;
-            var test = prepared.Test;
-            var scaling = prepared.TargetScaling;
-            var epochs = training.Epochs;
-            var clock = Stopwatch.StartNew();
-            var feed = new ActorProgressFeed(progress, workerTable, folder is null ? null : folder.WriteStep, logEvery, prepared, training,
-                folder is null ? () => clock.Elapsed.TotalSeconds : folder.WallSeconds);
+            var runFolder = folder;
             void OnEpoch(ActorEpochReport r)
             {
-                folder?.OnEpoch(r);
-                feed.OnEpoch(r.Seconds, FormatEpoch(r, epochs));
+                runFolder.OnEpoch(r);
+                feed.OnEpoch(r.Seconds, formatEpoch(r));
             }
             nodeOptions = nodeOptions with
             {
-                Job = new ClusterJob(jobSpec, prepared.Train.Count, options.Int("min-workers", 1, min: 1), w => Evaluator.Evaluate(evaluateModel, w, test, scaling))
+                Job = clusterJob with
                 {
                     // On the coordinator host's actor thread, in order: the run folder needs each epoch before its checkpoint.
                     Progress = new SynchronousProgress<ActorEpochReport>(OnEpoch),
@@ -186,16 +178,13 @@ public static class NodeCommand
                     ProgressEvery = logEvery,
                     ProgressInterval = SimulationRun.ProgressInterval,
                     StepTimeout = options.Has("step-timeout") ? TimeSpan.FromSeconds(options.Float("step-timeout", 10, min: 0.01f)) : null,
-                    OnCheckpoint = folder is null ? null : folder.OnCheckpoint,
+                    // Persistent CD keeps its chains in the workers, which a checkpoint does not hold: no checkpoint.dtc.
+                    OnCheckpoint = rbm is { Model.Options.Persistent: true } ? null : folder.OnCheckpoint,
                     CheckpointEvery = checkpointEvery,
-                    Resume = folder?.Resume,
+                    Resume = folder.Resume,
                 },
             };
-            if (checkpoint is not null)
-            {
-                progress.Line($"resuming {dir} at epoch {checkpoint.Epoch + 1}, step {checkpoint.Step}");
-            }
-            progress.Line($"{prepared.Name}: {prepared.Train.Count} train / {prepared.Test.Count} test samples; model {spec} ({model.ParameterCount:N0} parameters); {training.Epochs} epochs, batch {training.BatchSize}, {mode.ToString().ToLowerInvariant()}");
+            progress.Line(checkpoint is not null ? $"resuming {dir} at epoch {checkpoint.Epoch + 1}, step {checkpoint.Step}" : $"run folder {dir}");
         }
 
         var node = ClusterNode.Start(nodeOptions);
@@ -220,7 +209,7 @@ public static class NodeCommand
             var outcome = WaitJob(node);
             if (outcome is { Succeeded: true })
             {
-                jsonLine = (rbm is not null ? rbm.Summarize(outcome.Result!, progress.Line) : Summarize(prepared!, model!, training!, outcome.Result!, folder)).ToJsonString();
+                jsonLine = (rbm is not null ? rbm.Summarize(outcome.Result!, folder!, progress.Line) : Summarize(prepared!, model!, outcome.Result!, folder!)).ToJsonString();
                 if (options.String("result") is { } path)
                 {
                     File.WriteAllText(path, jsonLine + Environment.NewLine);
@@ -289,36 +278,21 @@ public static class NodeCommand
     {
         { Accuracy: { } accuracy } => string.Create(CultureInfo.InvariantCulture, $"test_acc {accuracy:F4}"),
         { Rmse: { } rmse } => string.Create(CultureInfo.InvariantCulture, $"test_rmse {rmse:F3}"),
+        { Rbm: { } rbm } => string.Create(CultureInfo.InvariantCulture,
+            $"reconstruction error {(double.IsNaN(rbm.TestReconstructionError) ? rbm.TrainReconstructionError : rbm.TestReconstructionError):F4}"),
         _ => "",
     };
 
     /// <summary>
-    /// The summary, and with a run folder its end-of-run files (model.dtm, curves.png, summary.json). Epochs trained
-    /// before a resume count in <c>epochs</c> and <c>samples_seen_per_epoch</c>.
+    /// The summary and the run folder's end-of-run files (model.dtm, curves.png, summary.json). Epochs trained before a
+    /// resume count in <c>epochs</c> and <c>samples_seen_per_epoch</c>.
     /// </summary>
-    private static JsonObject Summarize(PreparedData data, Mlp model, TrainingOptions training, Actors.Simulation.DistributedTrainingResult result, DistributedRunFolder? folder)
+    private static JsonObject Summarize(PreparedData data, Mlp model, Actors.Simulation.DistributedTrainingResult result, DistributedRunFolder folder)
     {
-        if (folder is null)
-        {
-            return BuildSummary(data, model, training, result);
-        }
-        var run = folder.Finish(result.Weights);
+        var run = folder.Finish(data, model, result.Weights);
         var summary = run.Summary!;
         AddClusterKeys(summary, result, folder.Reports.Select(r => r.Samples));
         TrainingRun.WriteSummary(folder.Directory, summary);
-        return summary;
-    }
-
-    /// <summary>The same keys as `train --json`, plus the cluster's: workers, mode, samples_seen_per_epoch, steps.</summary>
-    internal static JsonObject BuildSummary(PreparedData data, Mlp model, TrainingOptions training, Actors.Simulation.DistributedTrainingResult result)
-    {
-        var trainEval = Evaluator.Evaluate(model, result.Weights, data.Train, data.TargetScaling);
-        var testEval = Evaluator.Evaluate(model, result.Weights, data.Test, data.TargetScaling);
-        var reports = result.Epochs.Select(r => new EpochReport(r.Epoch, r.TrainLoss, r.Samples, r.Seconds, trainEval, r.Test ?? testEval)).ToList();
-        reports[^1] = reports[^1] with { Test = testEval };
-        var trainSeconds = result.Epochs.Sum(e => e.Seconds);
-        var summary = Summary.Create(data, model, training, reports, trainSeconds, result.Seconds);
-        AddClusterKeys(summary, result, result.SamplesSeenPerEpoch);
         return summary;
     }
 

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using DistTrainer.Actors.Coordinator;
+using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.Simulation;
 using DistTrainer.Cli.ModelFiles;
 using DistTrainer.Cli.Run;
@@ -35,12 +37,14 @@ public static class RbmRun
         }
         var clock = Stopwatch.StartNew();
         var simulation = SimulationSettings.FromOptions(options, defaultWorkers: 0);
-        if (simulation is not null && (options.Has("resume") || options.Has("checkpoint-every")))
+        if (simulation is { Mode: TrainingMode.Async } && options.Int("checkpoint-every", 0, min: 0) > 0)
         {
-            throw new UsageException("--resume and --checkpoint-every work in single-process training only (without --workers)");
+            throw new UsageException("--checkpoint-every needs --mode sync; async mode checkpoints at each epoch end");
         }
+        CheckPersistentWithWorkers(simulation is not null, options.Flag("persistent"), options.Has("resume") || options.Has("checkpoint-every"));
         var (dir, checkpoint) = RunDirectory.CreateOrResume(options);
         var job = checkpoint is null ? RbmJob.FromOptions(options) : RbmJob.ForResume(checkpoint, options, dir);
+        CheckPersistentWithWorkers(simulation is not null, job.Persistent, checkpoint is not null);
         var settings = new RunSettings(dir, options.Int("log-every", 50, min: 0), options.Int("checkpoint-every", 0, min: 0));
 
         var loaded = DatasetCatalog.Load(job.Data, job.Label, job.Task);
@@ -55,23 +59,26 @@ public static class RbmRun
         training.Validate();
         if (checkpoint is not null)
         {
-            CheckResumable(checkpoint, train, testSplit, training, dir);
+            CheckResumable(checkpoint, train, test, training, dir);
         }
 
-        using var view = IProgressView.Create(options.Flag("quiet"), json);
+        var workers = new WorkerTable();
+        using var view = IProgressView.Create(options.Flag("quiet"), json, workers);
         view.Line($"{loaded.Name}: {train.Count} train / {test?.Count ?? 0} test samples, {train.FeatureCount} features scaled to [0, 1] (min-max on train)");
         view.Line(string.Create(CultureInfo.InvariantCulture,
             $"model {spec} ({model.ParameterCount:N0} parameters), {CdText(pipeline.Rbm)}, {OptimizerText(training.Optimizer)}, batch {training.BatchSize}, {training.Epochs} epochs, seed {training.Seed}"));
         view.Line(checkpoint is null ? $"run folder {dir}" : $"resuming {dir} at epoch {checkpoint.Epoch + 1}, step {checkpoint.Step}");
-        if (simulation is { Workers: > 1 } && pipeline.Rbm.Persistent)
+        if (simulation is not null && pipeline.Rbm.Persistent)
         {
-            view.Line("note: persistent chains live in each worker; work moves between workers, so persistent CD with several workers is not the single-process result (plain CD is)");
+            view.Line("note: persistent chains live in each worker and are not checkpointed, so this run writes no checkpoint.dtc"
+                + (simulation.Workers > 1 ? "; work moves between workers, so persistent CD with several workers is not the single-process result (plain CD is)" : ""));
         }
 
         var context = new RbmRunContext(model, train, test, scaler, loaded.Name, training, pipeline, job.CanonicalOptions(), settings, view);
-        var outcome = simulation is null
+        // A finished run resumed without new epochs only re-measures its weights: the plain loop does that.
+        var outcome = simulation is null || (checkpoint is not null && !TrainCommand.HasWorkLeft(checkpoint, training))
             ? RbmTrainingRun.Execute(context, checkpoint)
-            : TrainDistributed(context, simulation);
+            : TrainDistributed(context, simulation, checkpoint, workers);
         if (outcome.Stopped)
         {
             return 0;
@@ -81,11 +88,11 @@ public static class RbmRun
             outcome.TrainSeconds, outcome.WallBefore + clock.Elapsed.TotalSeconds, view.Line);
         var trained = TrainedModel.FromRbm(loaded.Name, train, scaler, model, outcome.Weights, classifier?.Model, classifier is null ? [] : classifier.Weights);
         trained.Save(Path.Combine(dir, TrainingRun.ModelFileName));
-        if (simulation is not null)
+        if (outcome.SamplesSeenPerEpoch is not null)
         {
-            summary["workers"] = simulation.Workers;
+            summary["workers"] = simulation!.Workers;
             summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
-            summary["samples_seen_per_epoch"] = new JsonArray(outcome.SamplesSeenPerEpoch!.Select(n => (JsonNode)n).ToArray());
+            summary["samples_seen_per_epoch"] = new JsonArray(outcome.SamplesSeenPerEpoch.Select(n => (JsonNode)n).ToArray());
         }
         TrainingRun.WriteSummary(dir, summary);
 
@@ -161,9 +168,9 @@ public static class RbmRun
     }
 
     /// <summary>A resume must see the same data and must have epochs left to train (or exactly none).</summary>
-    private static void CheckResumable(Checkpoint checkpoint, Dataset train, Dataset test, TrainingOptions training, string dir)
+    internal static void CheckResumable(Checkpoint checkpoint, Dataset train, Dataset? test, TrainingOptions training, string dir)
     {
-        if (!Checkpoint.HashData(train, test).AsSpan().SequenceEqual(checkpoint.DataHash))
+        if (!RbmTrainingRun.DataHash(train, test).AsSpan().SequenceEqual(checkpoint.DataHash))
         {
             throw new UsageException($"the data {train.Name} differs from the data the run in {dir} was trained on");
         }
@@ -243,46 +250,64 @@ public static class RbmRun
             $"pretrain: layer 1 ({model.Spec.Inputs}→{hidden}) set from an RBM trained {pipeline.Epochs} epochs by {CdText(pipeline.Rbm)}, {OptimizerText(pipeline.Optimizer)}, batch {pipeline.BatchSize} on min-max scaled inputs in {result.FitSeconds:F2}s (final sampled reconstruction error {result.Epochs[^1].TrainLoss:F4}); {activation}"));
     }
 
-    private static RbmRunOutcome TrainDistributed(RbmRunContext run, SimulationSettings simulation)
+    /// <summary>
+    /// With --workers, persistent CD keeps its fantasy chains in the workers, which checkpoints do not hold: such a run
+    /// cannot be resumed or checkpointed mid-epoch (the plain loop can).
+    /// </summary>
+    internal static void CheckPersistentWithWorkers(bool withWorkers, bool persistent, bool checkpointed)
     {
-        var training = run.Training;
+        if (withWorkers && persistent && checkpointed)
+        {
+            throw new UsageException("--persistent with --workers keeps its fantasy chains in the workers, which checkpoints do not hold: use --resume and --checkpoint-every with --workers 0, or plain CD");
+        }
+    }
+
+    /// <summary>
+    /// `train --model rbm --workers N`: the actor protocol with the run folder around it, as an MLP's: step and epoch rows
+    /// in metrics.csv, checkpoint.dtc at each epoch end and every --checkpoint-every sync steps, and resume from it
+    /// (persistent CD writes no checkpoint: its chains live in the workers). Continues from <paramref name="resume"/>.
+    /// </summary>
+    internal static RbmRunOutcome TrainDistributed(RbmRunContext run, SimulationSettings simulation, Checkpoint? resume, WorkerTable workers)
+    {
+        var (training, settings) = (run.Training, run.Settings);
+        using var folder = new DistributedRunFolder(settings.Directory, run.FolderModel(), run.Train.Count, training, resume, settings.StopAfterStep);
+        var feed = new ActorProgressFeed(run.View, workers, folder.WriteStep, settings.LogEvery, run.Train.Count, training,
+            new StepWindow(StepMetric.LossOnly, 1, training.Optimizer.LearningRate), folder.WallSeconds);
         var options = new LocalSimulationOptions(run.Model.Spec, run.Train, run.Test, training, simulation.Workers, simulation.Mode)
         {
             Rbm = run.Pipeline.Rbm with { Seed = training.Seed },
             Crashes = simulation.Crashes,
             Stragglers = simulation.Stragglers,
+            StepProgress = new SynchronousProgress<TrainingProgress>(feed.OnStep),
+            ProgressEvery = settings.LogEvery,
+            ProgressInterval = SimulationRun.ProgressInterval,
+            Resume = folder.Resume,
+            CheckpointEvery = settings.CheckpointEvery,
+            OnCheckpoint = run.Pipeline.Rbm.Persistent ? null : folder.OnCheckpoint,
         };
-        var epochs = new List<(RbmEpochMetrics Metrics, double SamplesPerSecond)>();
-        var trainSeconds = 0.0;
-        var clock = Stopwatch.StartNew();
         var result = SimulationRun.RunLocal(options, r =>
         {
-            var measured = r.Test?.Rbm ?? new RbmEpochMetrics(0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0);
-            var metrics = measured with { Epoch = r.Epoch - 1, TrainLoss = r.TrainLoss };
-            var workers = "  step ms " + string.Join(' ', r.Workers.Select(w => w.Alive ? $"w{w.WorkerId}:{w.MeanStepMs:F1}" : $"w{w.WorkerId}:lost"));
-            lock (epochs)
-            {
-                trainSeconds += r.Seconds;
-                epochs.Add((metrics with { FitSeconds = trainSeconds }, r.SamplesPerSecond));
-            }
-            run.View.Line(FormatEpoch(r.Epoch, training.Epochs, metrics, r.SamplesPerSecond, workers));
-        })!; // null only when a stop token ends the run; none is given here
-        lock (epochs)
+            folder.OnEpoch(r);
+            var workerTimes = "  step ms " + string.Join(' ', r.Workers.Select(w => w.Alive ? $"w{w.WorkerId}:{w.MeanStepMs:F1}" : $"w{w.WorkerId}:lost"));
+            feed.OnEpoch(r.Seconds, FormatEpoch(r.Epoch, training.Epochs, Metrics(r), r.SamplesPerSecond, workerTimes));
+        }, folder.StopToken);
+        if (result is null || folder.Stopped)
         {
-            // The simulation reports whole epochs from its coordinator: the run folder gets epoch rows afterwards.
-            var metricsPath = Path.Combine(run.Settings.Directory, MetricsCsv.FileName);
-            using (var csv = RbmMetricsCsv.Open(metricsPath, keepUpToStep: null))
-            {
-                var stepsPerEpoch = (run.Train.Count + training.BatchSize - 1) / training.BatchSize;
-                for (var e = 0; e < epochs.Count; e++)
-                {
-                    csv.Epoch(e + 1, (long)(e + 1) * stepsPerEpoch, training.Optimizer.LearningRate, epochs[e].SamplesPerSecond, clock.Elapsed.TotalSeconds, epochs[e].Metrics);
-                }
-            }
-            RbmTrainingRun.SaveCurves(run.Settings.Directory);
-            return new RbmRunOutcome(result.Weights, epochs[^1].Metrics, epochs.Count, trainSeconds, 0, result.SamplesSeenPerEpoch, Stopped: false);
+            folder.FlushCheckpoints();
+            return new RbmRunOutcome([], Metrics(null), 0, 0, 0, null, Stopped: true);
         }
+        var reports = folder.Close();
+        RbmTrainingRun.SaveCurves(settings.Directory);
+        var trainSeconds = reports.Sum(r => r.Seconds);
+        return new RbmRunOutcome(result.Weights, Metrics(result.Epochs[^1]) with { FitSeconds = trainSeconds }, reports.Count, trainSeconds,
+            resume?.WallSeconds ?? 0, [.. reports.Select(r => r.Samples)], Stopped: false);
     }
+
+    /// <summary>An epoch of the actor protocol as RBM metrics (0-based epoch); NaN when it was not measured.</summary>
+    internal static RbmEpochMetrics Metrics(Actors.Coordinator.EpochReport? r) =>
+        r?.Test?.Rbm is { } measured
+            ? measured with { Epoch = r.Epoch - 1, TrainLoss = r.TrainLoss }
+            : new RbmEpochMetrics(0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0);
 
     /// <summary>One epoch's progress line.</summary>
     internal static string FormatEpoch(RbmEpochMetrics m, int epochs, double samplesPerSecond) => FormatEpoch(m.Epoch + 1, epochs, m, samplesPerSecond, "");
@@ -392,11 +417,8 @@ public static class RbmRun
             {
                 throw new UsageException($"{path} is the checkpoint of an MLP run; resume it without --model rbm");
             }
-            if (checkpoint.Options.ContainsKey("persistent"))
-            {
-                throw new UsageException($"{path}: a persistent-CD run cannot be resumed (its fantasy chains are not checkpointed); start it again");
-            }
-            var args = checkpoint.Options.Where(p => p.Key != "persistent").Select(p => $"--{p.Key}={p.Value}").ToList();
+            // --persistent is a flag: it takes no value.
+            var args = checkpoint.Options.Select(p => p.Key == "persistent" ? "--persistent" : $"--{p.Key}={p.Value}").ToList();
             args.Add("--epochs=" + (given.String("epochs") ?? checkpoint.Epochs.ToString(CultureInfo.InvariantCulture)));
             if (given.String("threads") is { } threads)
             {

@@ -78,7 +78,7 @@ public static class SimulationRun
             var path = Path.Combine(settings.Directory, Checkpoint.FileName);
             return new RunResult(null, null, TrainedModel.FromContent(Checkpoint.Load(path).Model, path), Stopped: true);
         }
-        var run = folder.Finish(result.Weights);
+        var run = folder.Finish(data, model, result.Weights);
         run.Summary!["workers"] = simulation.Workers;
         run.Summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
         run.Summary["samples_seen_per_epoch"] = new JsonArray(folder.Reports.Select(r => (JsonNode)r.Samples).ToArray());

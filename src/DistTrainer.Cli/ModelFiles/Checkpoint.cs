@@ -44,6 +44,10 @@ public sealed class Checkpoint
     [Key(12)] public EpochRecord[] History { get; set; } = [];
     /// <summary>Training time spent in <see cref="Epoch"/> so far, so a resumed epoch reports honest samples/s.</summary>
     [Key(13)] public double EpochSeconds { get; set; }
+    /// <summary>Persistent CD (single process): the RBM's fantasy chains, one hidden sample per slot; empty otherwise.</summary>
+    [Key(14)] public float[] PersistentChains { get; set; } = [];
+    /// <summary>Which slots of <see cref="PersistentChains"/> have started (a fresh slot starts from the data).</summary>
+    [Key(15)] public bool[] ChainStarted { get; set; } = [];
 
     public byte[] ToBytes() => DtmContainer.Encode(DtmContentKind.Checkpoint, this);
 
@@ -67,7 +71,7 @@ public sealed class Checkpoint
 
     private static Checkpoint Check(Checkpoint c, string source)
     {
-        if (c.Model is null || c.OptimizerState is null || c.Options is null || c.DataHash is null || c.History is null || c.Optimizer is null)
+        if (c.Model is null || c.OptimizerState is null || c.Options is null || c.DataHash is null || c.History is null || c.Optimizer is null || c.PersistentChains is null || c.ChainStarted is null)
         {
             throw new ModelFileException($"{source}: corrupt checkpoint: a required field is missing");
         }

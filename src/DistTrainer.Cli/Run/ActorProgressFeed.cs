@@ -29,7 +29,6 @@ public sealed class ActorProgressFeed
     private readonly Action<StepRow>? _writeRow;
     private readonly int _logEvery;
     private readonly int _epochs;
-    private readonly bool _regression;
     private readonly StepWindow _window;
     private readonly Func<double> _wallSeconds;
     private readonly long _totalSteps;
@@ -45,17 +44,23 @@ public sealed class ActorProgressFeed
     /// <param name="wallSeconds">The run's wall clock for the rows.</param>
     public ActorProgressFeed(IProgressView view, WorkerTable table, Action<StepRow>? writeRow, int logEvery, PreparedData data, TrainingOptions training,
         Func<double> wallSeconds)
+        : this(view, table, writeRow, logEvery, data.Train.Count, training, new StepWindow(data.Train.Task, data.TargetScaling, training.Optimizer.LearningRate), wallSeconds)
+    {
+    }
+
+    /// <param name="window">What the step rows report besides the loss (an RBM: nothing).</param>
+    public ActorProgressFeed(IProgressView view, WorkerTable table, Action<StepRow>? writeRow, int logEvery, int trainCount, TrainingOptions training,
+        StepWindow window, Func<double> wallSeconds)
     {
         _view = view;
         _table = table;
         _writeRow = writeRow;
         _logEvery = logEvery;
         _epochs = training.Epochs;
-        _regression = data.Train.Task == TaskKind.Regression;
-        _window = new StepWindow(data.Train.Task, data.TargetScaling, training.Optimizer.LearningRate);
+        _window = window;
         _wallSeconds = wallSeconds;
-        var batch = Math.Max(1, Math.Min(training.BatchSize, data.Train.Count));
-        _totalSteps = (long)((data.Train.Count + batch - 1) / batch) * _epochs;
+        var batch = Math.Max(1, Math.Min(training.BatchSize, trainCount));
+        _totalSteps = (long)((trainCount + batch - 1) / batch) * _epochs;
     }
 
     public void OnStep(TrainingProgress p)
@@ -77,7 +82,7 @@ public sealed class ActorProgressFeed
         var eta = TimeSpan.FromSeconds(_sinceFirst.Elapsed.TotalSeconds / Math.Max(1, p.Step - _firstStep) * Math.Max(0, _totalSteps - p.Step));
         var samples = Math.Max(1, p.EpochSamples);
         _view.Step(new StepProgress(p.Epoch, _epochs, p.StepInEpoch, p.StepsPerEpoch, p.EpochLoss / samples,
-            _regression ? null : (double)p.EpochCorrect / samples, p.EpochSeconds > 0 ? p.EpochSamples / p.EpochSeconds : 0, eta));
+            _window.Metric == StepMetric.Accuracy ? (double)p.EpochCorrect / samples : null, p.EpochSeconds > 0 ? p.EpochSamples / p.EpochSeconds : 0, eta));
 
         if (_logEvery <= 0 || p.Step % _logEvery != 0)
         {

@@ -10,16 +10,30 @@ using EpochReport = DistTrainer.Cli.Commands.EpochReport;
 namespace DistTrainer.Cli.Run;
 
 /// <summary>
-/// The run folder of a job trained through the actor protocol (`train --workers N`, the coordinator node): an epoch row
-/// in metrics.csv as each epoch ends, checkpoint.dtc whenever the coordinator hands one over, and the end-of-run files.
-/// The coordinator calls in on an actor thread, so checkpoints are encoded and written on a background task, one
-/// after the other in the order they were taken, each atomically (<see cref="AtomicFile"/>).
+/// What a run folder needs to know of the model it trains: the options a checkpoint stores, the hash of the data, the
+/// model a checkpoint holds for given weights, and its metrics.csv. <see cref="LastEpochRowAtFinish"/>: the last epoch
+/// row waits for the end-of-run train evaluation (an MLP's; an RBM's epochs are evaluated on train already).
+/// </summary>
+public sealed record RunFolderModel(
+    Dictionary<string, string> Options, byte[] DataHash, Func<float[], ModelContent> CheckpointModel, Func<string, long?, IMetricsCsv> OpenMetrics,
+    bool LastEpochRowAtFinish)
+{
+    public static RunFolderModel ForMlp(TrainJob job, PreparedData data, Mlp model) => new(
+        job.CanonicalOptions(), Checkpoint.HashData(data.Train, data.Test), w => TrainedModel.FromTraining(data, model, w).ToContent(), MetricsCsv.Open,
+        LastEpochRowAtFinish: true);
+}
+
+/// <summary>
+/// The run folder of a job trained through the actor protocol (`train --workers N`, the coordinator node, MLP or RBM):
+/// an epoch row in metrics.csv as each epoch ends, checkpoint.dtc whenever the coordinator hands one over, and the
+/// end-of-run files. The coordinator calls in on an actor thread, so checkpoints are encoded and written on a
+/// background task, one after the other in the order they were taken, each atomically (<see cref="AtomicFile"/>).
 /// </summary>
 public sealed class DistributedRunFolder : IDisposable
 {
     private readonly string _dir;
-    private readonly PreparedData _data;
-    private readonly Mlp _model;
+    private readonly RunFolderModel _model;
+    private readonly int _trainCount;
     private readonly TrainingOptions _training;
     private readonly Dictionary<string, string> _options;
     private readonly byte[] _dataHash;
@@ -29,7 +43,7 @@ public sealed class DistributedRunFolder : IDisposable
     private readonly Lock _lock = new();
     private readonly List<EpochReport> _reports;
     private readonly List<EpochRecord> _history;
-    private readonly MetricsCsv _metrics;
+    private readonly IMetricsCsv _metrics;
     private readonly CancellationTokenSource _stop = new();
     private Task _writes = Task.CompletedTask;
     private Exception? _writeError;
@@ -37,19 +51,24 @@ public sealed class DistributedRunFolder : IDisposable
     private volatile bool _stopped;
 
     public DistributedRunFolder(string dir, TrainJob job, PreparedData data, Mlp model, TrainingOptions training, Checkpoint? resume, long? stopAfterStep = null)
+        : this(dir, RunFolderModel.ForMlp(job, data, model), data.Train.Count, training, resume, stopAfterStep)
+    {
+    }
+
+    public DistributedRunFolder(string dir, RunFolderModel model, int trainCount, TrainingOptions training, Checkpoint? resume, long? stopAfterStep = null)
     {
         _dir = dir;
-        _data = data;
         _model = model;
+        _trainCount = trainCount;
         _training = training;
-        _options = job.CanonicalOptions();
-        _dataHash = resume?.DataHash ?? Checkpoint.HashData(data.Train, data.Test);
+        _options = model.Options;
+        _dataHash = resume?.DataHash ?? model.DataHash;
         _wallBefore = resume?.WallSeconds ?? 0;
         _stopAfterStep = stopAfterStep;
         _history = resume?.History.ToList() ?? [];
         _reports = _history.Select((h, i) => TrainingRun.Placeholder(i + 1, h)).ToList();
-        _metrics = MetricsCsv.Open(Path.Combine(dir, MetricsCsv.FileName), resume?.Step);
-        Resume = resume is null ? null : ResumeFrom(resume, training.BatchSize, data.Train.Count);
+        _metrics = model.OpenMetrics(Path.Combine(dir, MetricsCsv.FileName), resume?.Step);
+        Resume = resume is null ? null : ResumeFrom(resume, training.BatchSize, trainCount);
     }
 
     public string Directory => _dir;
@@ -98,9 +117,9 @@ public sealed class DistributedRunFolder : IDisposable
             }
             _reports.Add(report);
             _history.Add(new EpochRecord { TrainLoss = r.TrainLoss, Samples = r.Samples, Seconds = r.Seconds });
-            if (r.Epoch < _training.Epochs)
+            if (r.Epoch < _training.Epochs || !_model.LastEpochRowAtFinish)
             {
-                _metrics.Epoch(r.Version, _training.Optimizer.LearningRate, Wall(), report); // the last row waits for Finish's train evaluation
+                _metrics.Epoch(r.Version, _training.Optimizer.LearningRate, Wall(), report);
             }
         }
         return report;
@@ -126,7 +145,7 @@ public sealed class DistributedRunFolder : IDisposable
             Optimizer = _training.Optimizer.Kind.ToString().ToLowerInvariant(),
             OptimizerState = taken.OptimizerState,
             Epoch = p.Epoch,
-            Cursor = Math.Min(p.BatchIndex * _training.BatchSize, _data.Train.Count),
+            Cursor = Math.Min(p.BatchIndex * _training.BatchSize, _trainCount),
             Step = p.Version,
             EpochLossSum = p.EpochLossSum,
             EpochSeconds = p.EpochSeconds,
@@ -149,7 +168,7 @@ public sealed class DistributedRunFolder : IDisposable
                 }
                 try
                 {
-                    checkpoint.Model = TrainedModel.FromTraining(_data, _model, taken.Weights).ToContent();
+                    checkpoint.Model = _model.CheckpointModel(taken.Weights);
                     checkpoint.Save(path);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -182,17 +201,26 @@ public sealed class DistributedRunFolder : IDisposable
         }
     }
 
-    /// <summary>The end-of-run files (model.dtm, curves.png, summary.json) from the final weights.</summary>
-    public RunResult Finish(float[] weights)
+    /// <summary>An MLP's end-of-run files (model.dtm, curves.png, summary.json) from the final weights.</summary>
+    public RunResult Finish(PreparedData data, Mlp model, float[] weights)
+    {
+        var reports = Close();
+        return TrainingRun.Finish(_dir, data, model, _training, reports, weights, reports.Sum(r => r.Seconds), Wall(), lastEpochRowTo: _metrics);
+    }
+
+    /// <summary>Waits for the checkpoint writes and takes no more rows; returns every epoch, those before a resume included.</summary>
+    public IReadOnlyList<EpochReport> Close()
     {
         FlushCheckpoints();
-        List<EpochReport> reports;
         lock (_lock)
         {
             _closed = true;
-            reports = _reports.ToList();
+            if (!_model.LastEpochRowAtFinish)
+            {
+                _metrics.Dispose();
+            }
+            return _reports.ToList();
         }
-        return TrainingRun.Finish(_dir, _data, _model, _training, reports, weights, reports.Sum(r => r.Seconds), Wall(), lastEpochRowTo: _metrics);
     }
 
     public void Dispose()

@@ -44,6 +44,10 @@ public static class JobOptions
     /// </summary>
     public static TrainJob ForResume(Checkpoint checkpoint, ParsedOptions given, string dir)
     {
+        if (checkpoint.Options.TryGetValue("model", out var kind) && kind == "rbm")
+        {
+            throw new UsageException($"{Path.Combine(dir, Checkpoint.FileName)} is the checkpoint of an RBM run; resume it with --model rbm");
+        }
         var args = new List<string>();
         foreach (var (name, value) in checkpoint.Options)
         {

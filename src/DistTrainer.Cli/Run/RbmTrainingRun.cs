@@ -10,7 +10,12 @@ namespace DistTrainer.Cli.Run;
 /// <summary>An RBM run: the model, its min-max scaled splits and scaler, the options, and where and how it reports.</summary>
 public sealed record RbmRunContext(
     Rbm Model, Dataset Train, Dataset? Test, MinMaxScaler Scaler, string DatasetName, TrainingOptions Training, RbmPipelineOptions Pipeline,
-    Dictionary<string, string> CanonicalOptions, RunSettings Settings, IProgressView View);
+    Dictionary<string, string> CanonicalOptions, RunSettings Settings, IProgressView View)
+{
+    public byte[] DataHash() => RbmTrainingRun.DataHash(Train, Test);
+
+    public RunFolderModel FolderModel() => RbmTrainingRun.FolderModel(Model, Train, Test, Scaler, DatasetName, CanonicalOptions);
+}
 
 /// <summary>
 /// What RBM training produced: final weights, the last epoch's metrics, epochs trained, training time (this session and
@@ -23,7 +28,8 @@ public sealed record RbmRunOutcome(
 /// The single-process RBM loop with its run folder: metrics.csv (step and epoch rows), checkpoint.dtc (atomic, at each
 /// epoch end and every N steps) and curves.png. It walks each epoch's seeded order with <see cref="Trainer.TrainStep"/>,
 /// the same batches as <see cref="RbmPipeline.TrainRbm"/>; CD draws its random numbers from (seed, step, sample), so a
-/// resumed run needs only weights, optimizer state, step and cursor to continue exactly.
+/// resumed run needs only weights, optimizer state, step, cursor and, for persistent CD, the fantasy chains to continue
+/// exactly.
 /// </summary>
 public static class RbmTrainingRun
 {
@@ -39,8 +45,9 @@ public static class RbmTrainingRun
         {
             trainer.Optimizer.ImportState(resume.OptimizerState);
             trainer.RestoreStep(resume.Step);
+            RestoreChains(model, trainer, resume, Path.Combine(dir, Checkpoint.FileName));
         }
-        var dataHash = resume?.DataHash ?? Checkpoint.HashData(train, test ?? new Dataset(train.Name, train.FeatureNames, train.LabelName, train.Task, train.ClassCount, [], []));
+        var dataHash = resume?.DataHash ?? run.DataHash();
         var history = resume?.History.ToList() ?? [];
         var trainSeconds = resume?.TrainSeconds ?? 0;
         var wallBefore = resume?.WallSeconds ?? 0;
@@ -58,23 +65,29 @@ public static class RbmTrainingRun
         using var metrics = RbmMetricsCsv.Open(metricsPath, resume?.Step);
         double Wall() => wallBefore + clock.Elapsed.TotalSeconds;
 
-        Checkpoint Snapshot(int epoch, int cursor, double lossSum, double epochSeconds) => new()
+        Checkpoint Snapshot(int epoch, int cursor, double lossSum, double epochSeconds)
         {
-            Model = TrainedModel.FromRbm(run.DatasetName, train, run.Scaler, model, trainer.Weights, null, []).ToContent(),
-            Optimizer = training.Optimizer.Kind.ToString().ToLowerInvariant(),
-            OptimizerState = trainer.Optimizer.ExportState(),
-            Epoch = epoch,
-            Cursor = cursor,
-            Step = trainer.Step,
-            EpochLossSum = lossSum,
-            EpochSeconds = epochSeconds,
-            Epochs = training.Epochs,
-            Options = run.CanonicalOptions,
-            DataHash = dataHash,
-            TrainSeconds = trainSeconds,
-            WallSeconds = Wall(),
-            History = [.. history],
-        };
+            var (chains, started) = model.ExportChains(trainer.Workspace);
+            return new()
+            {
+                Model = TrainedModel.FromRbm(run.DatasetName, train, run.Scaler, model, trainer.Weights, null, []).ToContent(),
+                Optimizer = training.Optimizer.Kind.ToString().ToLowerInvariant(),
+                OptimizerState = trainer.Optimizer.ExportState(),
+                Epoch = epoch,
+                Cursor = cursor,
+                Step = trainer.Step,
+                EpochLossSum = lossSum,
+                EpochSeconds = epochSeconds,
+                Epochs = training.Epochs,
+                Options = run.CanonicalOptions,
+                DataHash = dataHash,
+                TrainSeconds = trainSeconds,
+                WallSeconds = Wall(),
+                History = [.. history],
+                PersistentChains = chains,
+                ChainStarted = started,
+            };
+        }
         var checkpointPath = Path.Combine(dir, Checkpoint.FileName);
 
         var curvesClock = Stopwatch.StartNew();
@@ -144,6 +157,32 @@ public static class RbmTrainingRun
         metrics.Dispose();
         SaveCurves(dir);
         return new RbmRunOutcome(trainer.Weights, last, history.Count, trainSeconds, wallBefore, null, Stopped: false);
+    }
+
+    /// <summary>The hash a checkpoint keeps of the scaled splits (the same with or without workers, so either may resume it).</summary>
+    public static byte[] DataHash(Dataset train, Dataset? test) =>
+        Checkpoint.HashData(train, test ?? new Dataset(train.Name, train.FeatureNames, train.LabelName, train.Task, train.ClassCount, [], []));
+
+    /// <summary>What a run folder with workers (`train --workers N`, the coordinator node) needs of an RBM; its checkpoint model has no classifier yet.</summary>
+    public static RunFolderModel FolderModel(Rbm model, Dataset train, Dataset? test, MinMaxScaler scaler, string datasetName, Dictionary<string, string> options) =>
+        new(options, DataHash(train, test), w => TrainedModel.FromRbm(datasetName, train, scaler, model, w, null, []).ToContent(),
+            (path, keep) => RbmMetricsCsv.Open(path, keep), LastEpochRowAtFinish: false);
+
+    /// <summary>Persistent CD: the checkpoint's fantasy chains back into the trainer's workspace.</summary>
+    private static void RestoreChains(Rbm model, Trainer trainer, Checkpoint resume, string path)
+    {
+        if (!model.Options.Persistent)
+        {
+            return;
+        }
+        try
+        {
+            model.ImportChains(trainer.Workspace, resume.PersistentChains, resume.ChainStarted);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ModelFileException($"{path}: corrupt checkpoint: {e.Message}", e);
+        }
     }
 
     /// <summary>curves.png of an RBM run: reconstruction error (left) and pseudo-log-likelihood (right), train and test.</summary>

@@ -12,11 +12,19 @@ public readonly record struct StepRow(
     int Epoch, int Epochs, long Step, long TotalSteps, double Loss, double? Accuracy, double? Rmse, double LearningRate,
     double SamplesPerSecond, double WallSeconds, TimeSpan Eta);
 
+/// <summary>What a step row reports besides the loss: accuracy (classification), RMSE (regression) or nothing (an RBM).</summary>
+public enum StepMetric
+{
+    Accuracy,
+    Rmse,
+    LossOnly,
+}
+
 /// <summary>
 /// Sums a window of steps (loss, correct rows, samples, training seconds) and closes it into a <see cref="StepRow"/>.
 /// Time between epochs (evaluation) is not training time, so samples/s matches the epoch lines'.
 /// </summary>
-public sealed class StepWindow(bool regression, double targetScale, double learningRate)
+public sealed class StepWindow(StepMetric metric, double targetScale, double learningRate)
 {
     private double _loss;
     private long _correct;
@@ -24,9 +32,11 @@ public sealed class StepWindow(bool regression, double targetScale, double learn
     private double _seconds;
 
     public StepWindow(TaskKind task, TargetScaling targetScaling, double learningRate)
-        : this(task == TaskKind.Regression, targetScaling.Scale, learningRate)
+        : this(task == TaskKind.Regression ? StepMetric.Rmse : StepMetric.Accuracy, targetScaling.Scale, learningRate)
     {
     }
+
+    public StepMetric Metric => metric;
 
     public void Add(double lossSum, long correct, long samples, double seconds)
     {
@@ -42,8 +52,8 @@ public sealed class StepWindow(bool regression, double targetScale, double learn
         var samples = Math.Max(1, _samples);
         var meanLoss = _loss / samples;
         var row = new StepRow(epoch, epochs, step, totalSteps, meanLoss,
-            regression ? null : (double)_correct / samples,
-            regression ? Math.Sqrt(meanLoss) * targetScale : null, // the loss is the squared error of standardized targets
+            metric == StepMetric.Accuracy ? (double)_correct / samples : null,
+            metric == StepMetric.Rmse ? Math.Sqrt(meanLoss) * targetScale : null, // the loss is the squared error of standardized targets
             learningRate, _seconds > 0 ? _samples / _seconds : 0, wallSeconds, eta);
         (_loss, _correct, _samples, _seconds) = (0, 0, 0, 0);
         return row;

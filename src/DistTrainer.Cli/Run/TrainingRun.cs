@@ -160,7 +160,7 @@ public static class TrainingRun
     /// evaluation): that row is written here with the final train evaluation, and the file closed.
     /// </summary>
     public static RunResult Finish(string dir, PreparedData data, Mlp model, TrainingOptions training, IReadOnlyList<EpochReport> reports,
-        float[] weights, double trainSeconds, double wallSeconds, MetricsCsv? lastEpochRowTo = null)
+        float[] weights, double trainSeconds, double wallSeconds, IMetricsCsv? lastEpochRowTo = null)
     {
         var all = reports.ToList();
         if (all[^1].Train is null)

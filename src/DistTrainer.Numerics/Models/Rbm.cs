@@ -399,6 +399,29 @@ public sealed class Rbm : IModel
         }
     }
 
+    /// <summary>
+    /// Persistent CD: a copy of the workspace's fantasy chains (the last hidden sample of each slot, PersistentChains × H)
+    /// and which slots have started, so a checkpoint can carry them and a resumed run continue them exactly.
+    /// </summary>
+    public (float[] Chains, bool[] Started) ExportChains(ModelWorkspace workspace)
+    {
+        var ws = CheckWorkspace(workspace, 0);
+        return ws.Chains is null ? ([], []) : ([.. ws.Chains], [.. ws.ChainReady!]);
+    }
+
+    /// <summary>Restores chains taken by <see cref="ExportChains"/> from a model with the same hidden units and chain count.</summary>
+    public void ImportChains(ModelWorkspace workspace, float[] chains, bool[] started)
+    {
+        var ws = CheckWorkspace(workspace, 0);
+        if (ws.Chains is null || chains.Length != ws.Chains.Length || started.Length != ws.ChainReady!.Length)
+        {
+            throw new ArgumentException(
+                $"{started.Length} chains of {chains.Length} values do not fit {Options.PersistentChains} persistent chains of {_hidden} hidden units");
+        }
+        chains.CopyTo(ws.Chains, 0);
+        started.CopyTo(ws.ChainReady, 0);
+    }
+
     private RbmWorkspace CheckWorkspace(ModelWorkspace workspace, int count)
     {
         if (workspace is not RbmWorkspace ws || ws.Owner != this)

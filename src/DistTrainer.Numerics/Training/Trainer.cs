@@ -60,6 +60,9 @@ public sealed class Trainer
 
     public IModel Model => _model;
 
+    /// <summary>The model's scratch state; for persistent CD it also holds the fantasy chains a checkpoint carries.</summary>
+    public ModelWorkspace Workspace => _workspace;
+
     /// <summary>Rows of the last <see cref="TrainStep"/> the model predicted right before the update (classification; else 0).</summary>
     public int LastCorrect => _workspace.Correct;
 

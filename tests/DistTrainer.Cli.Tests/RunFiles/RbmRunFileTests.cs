@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using DistTrainer.Actors.Messages;
 using DistTrainer.Cli.Commands;
 using DistTrainer.Cli.ModelFiles;
 using DistTrainer.Cli.Run;
@@ -20,19 +21,89 @@ public sealed class RbmRunFileTests : IDisposable
     private static readonly Dataset _rawTest = DatasetCatalog.Load("digits").Test;
     private static readonly MinMaxScaler _scaler = MinMaxScaler.Fit(_raw);
 
-    private static RbmRunOutcome Train(string dir, int epochs, int checkpointEvery = 0, long? stopAfterStep = null, Checkpoint? resume = null)
+    /// <summary>Trains a small RBM on digits in the plain loop, or with <paramref name="workers"/> sync workers as `train --workers N` does.</summary>
+    private static RbmRunOutcome Train(string dir, int epochs, int checkpointEvery = 0, long? stopAfterStep = null, Checkpoint? resume = null,
+        bool persistent = false, int workers = 0)
     {
         Directory.CreateDirectory(dir);
         var train = _scaler.Apply(_raw);
         var test = _scaler.Apply(_rawTest);
         var training = new TrainingOptions(epochs, 10, new OptimizerOptions(OptimizerKind.Sgd, 0.06f), Seed: 3, Threads: 1);
-        var pipeline = new RbmPipelineOptions { Hidden = 16, Epochs = epochs, Seed = 3 };
+        var pipeline = new RbmPipelineOptions { Hidden = 16, Epochs = epochs, Seed = 3, Rbm = new RbmOptions(PersistentChains: persistent ? train.Count : 0) };
         var model = new Rbm(Rbm.CreateSpec(train.FeatureCount, 16), pipeline.Rbm with { Seed = 3 });
         var settings = new RunSettings(dir, LogEvery: 20, CheckpointEvery: checkpointEvery) { StopAfterStep = stopAfterStep };
         using var view = new PlainProgressView(TextWriter.Null);
         var context = new RbmRunContext(model, train, test, _scaler, "digits", training, pipeline, new Dictionary<string, string> { ["model"] = "rbm" }, settings, view);
-        return RbmTrainingRun.Execute(context, resume);
+        return workers == 0
+            ? RbmTrainingRun.Execute(context, resume)
+            : RbmRun.TrainDistributed(context, new SimulationSettings(workers, TrainingMode.Sync, [], []), resume, new WorkerTable());
     }
+
+    [Fact]
+    public void Persistent_cd_run_resumed_mid_epoch_should_continue_its_chains_to_the_weights_of_an_uninterrupted_run()
+    {
+        var whole = Train(Path.Combine(_folder.Path, "whole"), epochs: 2, persistent: true);
+        var dir = Path.Combine(_folder.Path, "resumed");
+        Train(dir, epochs: 2, checkpointEvery: 50, stopAfterStep: 210, persistent: true);
+        var checkpoint = Checkpoint.Load(Path.Combine(dir, Checkpoint.FileName));
+        Assert.Equal(200, checkpoint.Step);
+        Assert.Equal(_raw.Count * 16, checkpoint.PersistentChains.Length);
+        Assert.DoesNotContain(false, checkpoint.ChainStarted); // one chain per sample: every chain ran in epoch 1
+
+        var resumed = Train(dir, epochs: 2, resume: checkpoint, persistent: true);
+
+        Assert.True(whole.Weights.AsSpan().SequenceEqual(resumed.Weights), "the resumed PCD run differs from the uninterrupted one");
+        // The chains are what made it exact: restarting them from the data, as before they were checkpointed, ends elsewhere.
+        checkpoint.ChainStarted = new bool[checkpoint.ChainStarted.Length];
+        var restarted = Train(Path.Combine(_folder.Path, "restarted"), epochs: 2, resume: checkpoint, persistent: true);
+        Assert.False(whole.Weights.AsSpan().SequenceEqual(restarted.Weights), "resuming without the chains should not reach the same weights");
+    }
+
+    [Fact]
+    public void Rbm_run_with_sync_workers_resumed_mid_epoch_should_end_with_exactly_the_uninterrupted_weights_and_epoch_rows()
+    {
+        var wholeDir = Path.Combine(_folder.Path, "whole");
+        var whole = Train(wholeDir, epochs: 2, checkpointEvery: 50, workers: 2);
+        var dir = Path.Combine(_folder.Path, "resumed");
+        var stopped = Train(dir, epochs: 2, checkpointEvery: 50, stopAfterStep: 200, workers: 2);
+        Assert.True(stopped.Stopped);
+        var checkpoint = Checkpoint.Load(Path.Combine(dir, Checkpoint.FileName));
+        Assert.Equal((200L, 1, 550), (checkpoint.Step, checkpoint.Epoch, checkpoint.Cursor)); // 145 steps of 10 per epoch
+
+        var resumed = Train(dir, epochs: 2, checkpointEvery: 50, resume: checkpoint, workers: 2);
+
+        Assert.False(resumed.Stopped);
+        Assert.True(whole.Weights.AsSpan().SequenceEqual(resumed.Weights), "resumed weights differ from the uninterrupted run");
+        Assert.Equal(whole.Last with { FitSeconds = 0 }, resumed.Last with { FitSeconds = 0 });
+        Assert.Equal([_raw.Count, _raw.Count], resumed.SamplesSeenPerEpoch!);
+        Assert.Equal(2, resumed.Epochs);
+        Assert.Equal(EpochRows(wholeDir), EpochRows(dir));
+        Assert.Equal(RbmMetricsCsv.Header, File.ReadLines(Path.Combine(dir, MetricsCsv.FileName)).First());
+        Assert.Contains(File.ReadLines(Path.Combine(dir, MetricsCsv.FileName)), l => l.StartsWith("step,2,220,", StringComparison.Ordinal));
+        Assert.True(File.Exists(Path.Combine(dir, TrainingRun.CurvesFileName)));
+        var last = Checkpoint.Load(Path.Combine(dir, Checkpoint.FileName));
+        Assert.Equal((2, 0), (last.Epoch, last.Cursor));
+        Assert.True(last.Model.Weights.AsSpan().SequenceEqual(resumed.Weights));
+    }
+
+    [Fact]
+    public void Rbm_checkpoint_of_the_plain_loop_should_resume_with_workers_to_the_plain_result_up_to_rounding()
+    {
+        var plain = Train(Path.Combine(_folder.Path, "plain"), epochs: 2);
+        var dir = Path.Combine(_folder.Path, "mixed");
+        Train(dir, epochs: 2, checkpointEvery: 50, stopAfterStep: 160);
+        var checkpoint = Checkpoint.Load(Path.Combine(dir, Checkpoint.FileName));
+
+        var resumed = Train(dir, epochs: 2, resume: checkpoint, workers: 2);
+
+        var diff = plain.Weights.Zip(resumed.Weights).Max(p => Math.Abs(p.First - p.Second));
+        Assert.True(diff <= 1e-5f, $"max abs diff {diff}"); // two workers' gradient sums round unlike the whole batch's
+    }
+
+    /// <summary>The epoch rows of metrics.csv without the timing columns.</summary>
+    private static List<string> EpochRows(string dir) =>
+        File.ReadLines(Path.Combine(dir, MetricsCsv.FileName)).Where(l => l.StartsWith("epoch,", StringComparison.Ordinal))
+            .Select(l => l.Split(',')).Select(f => string.Join(',', f[..7].Concat(f[9..]))).ToList();
 
     [Fact]
     public void Rbm_run_resumed_mid_epoch_should_end_with_the_weights_and_metrics_of_an_uninterrupted_run()

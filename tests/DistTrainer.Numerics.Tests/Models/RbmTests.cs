@@ -253,6 +253,29 @@ public class RbmTests
     }
 
     [Fact]
+    public void Rbm_chains_exported_from_one_workspace_and_imported_into_another_should_continue_the_same_negative_phase()
+    {
+        var (model, w, data, ids) = Medium(new RbmOptions(PersistentChains: 64, Seed: 2));
+        var targets = new float[9];
+        var original = model.CreateWorkspace(9);
+        model.AccumulateGradient(w, new Batch(data, targets, ids, 0), new float[model.ParameterCount], original);
+        var (chains, started) = model.ExportChains(original);
+        var restored = model.CreateWorkspace(9);
+        model.ImportChains(restored, chains, started);
+
+        var expected = new float[model.ParameterCount];
+        model.AccumulateGradient(w, new Batch(data, targets, ids, 1), expected, original);
+        var actual = new float[model.ParameterCount];
+        model.AccumulateGradient(w, new Batch(data, targets, ids, 1), actual, restored);
+        var fresh = new float[model.ParameterCount];
+        model.AccumulateGradient(w, new Batch(data, targets, ids, 1), fresh, model.CreateWorkspace(9));
+
+        Assert.True(expected.AsSpan().SequenceEqual(actual));
+        Assert.False(expected.AsSpan().SequenceEqual(fresh)); // without the chains the negative phase restarts from the data
+        Assert.Throws<ArgumentException>(() => model.ImportChains(restored, chains[1..], started));
+    }
+
+    [Fact]
     public void Rbm_accumulate_gradient_should_not_allocate_after_warm_up()
     {
         foreach (var options in new[] { new RbmOptions(), new RbmOptions(CdSteps: 2, PersistentChains: 50) })
