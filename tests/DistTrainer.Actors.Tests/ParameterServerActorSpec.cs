@@ -41,6 +41,33 @@ public sealed class ParameterServerActorSpec : TestKit
         }
     }
 
+    [Theory]
+    [InlineData(ChunkFloats)] // chunked, as from a remote worker
+    [InlineData(Length)] // inline: the last part is read in place by the fused step
+    public void ParameterServer_should_sum_the_parts_of_a_sync_step_in_part_order_whatever_order_they_arrive_in(int pushChunkFloats)
+    {
+        // Spread magnitudes make float sums depend on their order; the check below proves they do for these values.
+        var parts = new[] { Scaled(TestData.Random(Length, 6), 1e3f), TestData.Random(Length, 7), Scaled(TestData.Random(Length, 8), 1e-3f) };
+        Assert.Contains(Enumerable.Range(0, Length), i => (parts[0][i] + parts[1][i]) + parts[2][i] != (parts[2][i] + parts[1][i]) + parts[0][i]);
+
+        float[]? first = null;
+        int[][] arrivals = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+        foreach (var arrival in arrivals)
+        {
+            var (server, coordinator, worker, _) = Start(TrainingMode.Sync);
+            var transferId = 0;
+            foreach (var part in arrival)
+            {
+                server.PushFrom(worker.Ref, parts[part], version: 0, step: 0, part, stepSamples: 6, samples: 2, pushChunkFloats, transferId: ++transferId);
+                coordinator.ExpectMsg<GradientAccepted>(a => a.Part == part);
+            }
+            Assert.Equal(1, coordinator.ExpectMsg<StepApplied>().Version);
+            var weights = worker.ExpectSnapshot(server, Length, out _);
+            first ??= weights;
+            Assert.True(first.AsSpan().SequenceEqual(weights), $"arrival order {string.Join(",", arrival)} gave other weights than 0,1,2");
+        }
+    }
+
     [Fact]
     public void ParameterServer_should_apply_each_gradient_on_arrival_in_async_mode()
     {
@@ -84,6 +111,10 @@ public sealed class ParameterServerActorSpec : TestKit
         // Unknown (future) version.
         server.PushFrom(worker.Ref, TestData.Random(Length, 7), 3, 3, 0, 5, 5, ChunkFloats, transferId: 12);
         Assert.Contains("unknown version", worker.ExpectMsg<GradientRejected>().Reason);
+
+        // A negative part has no place in the step's part order.
+        server.PushFrom(worker.Ref, TestData.Random(Length, 7), 0, 0, -1, 5, 5, ChunkFloats, transferId: 16);
+        Assert.Contains("part -1 of step 0 is negative", worker.ExpectMsg<GradientRejected>().Reason);
 
         // Bad chunk set: one chunk missing.
         var tensor = Transfer.OutgoingTensor.Create(TestData.Random(Length, 8), 13, ChunkFloats);
@@ -162,6 +193,8 @@ public sealed class ParameterServerActorSpec : TestKit
         Assert.Equal(initial, worker.ExpectSnapshot(server, Length, out var version));
         Assert.Equal(0, version);
     }
+
+    private static float[] Scaled(float[] values, float factor) => [.. values.Select(v => v * factor)];
 
     private (IActorRef Server, TestProbe Coordinator, TestProbe Worker, float[] Initial) Start(TrainingMode mode, OptimizerKind optimizer = OptimizerKind.Sgd, int seed = 1)
     {

@@ -49,6 +49,24 @@ public sealed class RbmSimulationSpec
     }
 
     [Fact]
+    public async Task Sync_rbm_training_with_three_workers_should_give_the_same_weights_every_run()
+    {
+        var spec = Rbm.CreateSpec(64, 32);
+        var train = _digits.Value.Train.Select(Enumerable.Range(0, 600).ToList());
+        var training = new TrainingOptions(2, 32, new OptimizerOptions(OptimizerKind.Sgd, 0.06f), Seed: 13);
+        var options = new LocalSimulationOptions(spec, train, null, training, Workers: 3) { Config = _specConfig, LogLevel = "ERROR" };
+        var serialized = await DistributedTraining.RunLocalAsync(options);
+        // As `train --model rbm --workers 3` runs: tensors by reference, the last part read in place.
+        var byReference = await DistributedTraining.RunLocalAsync(options with
+        {
+            Config = ConfigurationFactory.ParseString("akka.actor.serialize-messages = off").WithFallback(_specConfig),
+        });
+
+        Assert.Equal(38, byReference.Steps);
+        Assert.True(serialized.Weights.AsSpan().SequenceEqual(byReference.Weights), $"max abs diff {MaxAbsDiff(serialized.Weights, byReference.Weights)}");
+    }
+
+    [Fact]
     public async Task The_coordinator_should_report_rbm_metrics_each_epoch_and_the_test_likelihood_should_improve()
     {
         var (train, test) = _digits.Value;

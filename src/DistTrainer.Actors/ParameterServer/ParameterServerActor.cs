@@ -11,7 +11,8 @@ namespace DistTrainer.Actors.ParameterServer;
 /// <para>
 /// Sync mode: sums the gradient sums of version v until their sample counts add up to the global batch, then applies
 /// <c>optimizer.Step(weights, sum / count)</c>, broadcasts version v+1 to every subscribed worker and tells the
-/// coordinator. Async mode: applies each gradient on arrival (mean over its own samples) and answers the pushing
+/// coordinator. The parts are summed in part order, whatever order they arrive in: float addition is not associative,
+/// so an arrival-order sum would make the same job give different weights from run to run. Async mode: applies each gradient on arrival (mean over its own samples) and answers the pushing
 /// worker with the fresh weights.
 /// </para>
 /// A gradient of the wrong length, holding NaN or ±Inf, for an unknown or past version, or for work already counted is
@@ -32,12 +33,14 @@ public sealed class ParameterServerActor : ReceiveActor
     private readonly List<IActorRef> _receivers = [];
     private readonly HashSet<IActorRef> _subscribers = [];
     private readonly HashSet<int> _stepParts = [];
+    private readonly List<HeldPart> _heldParts = []; // arrived ahead of a lower part, sorted by part, not yet summed
     private readonly HashSet<(long Step, int Part)> _completed = [];
     private readonly Queue<(long Step, int Part)> _completedOrder = new();
     private readonly List<(IActorRef Requester, PullTrainingState Pull)> _statePulls = []; // checkpoints due at a later version
     private long _version;
     private long _nextTransferId;
     private long _stepOfVersion = -1;
+    private int _partsSummed; // parts 0 .. _partsSummed - 1 of the open step are in _sum
     private int _stepExpected;
     private int _stepSamples;
     private double _stepLoss;
@@ -169,11 +172,7 @@ public sealed class ParameterServerActor : ReceiveActor
                     _optimizer.ImportState(data.AsSpan(restore.WeightCount));
                     data.AsSpan(0, restore.WeightCount).CopyTo(_weights);
                     _version = restore.Version;
-                    _stepParts.Clear();
-                    _stepSamples = 0;
-                    _stepExpected = 0;
-                    _stepLoss = 0;
-                    _stepOfVersion = -1;
+                    ClearStep();
                 }
                 catch (ArgumentException e)
                 {
@@ -196,67 +195,75 @@ public sealed class ParameterServerActor : ReceiveActor
 
     private void OnPush(PushGradients push)
     {
+        var held = false;
         try
         {
-            Accept(push);
+            held = Accept(push);
         }
         finally
         {
-            push.Lease?.Release(); // nothing here reads the pushed array after this message
+            if (!held)
+            {
+                push.Lease?.Release(); // nothing here reads the pushed array after this message
+            }
         }
     }
 
-    private void Accept(PushGradients push)
+    /// <summary>True when the gradient is held for a later sum; its lease is then released once it is summed.</summary>
+    private bool Accept(PushGradients push)
     {
         if (!_assembler.TryTake(Sender, push.Length, push.TransferId, push.Gradients, _weights.Length, out var gradient, out var reason))
         {
             Reject(push, $"wrong shape: {reason}");
-            return;
+            return false;
         }
         if (push.SampleCount <= 0)
         {
             Reject(push, $"sample count {push.SampleCount} is not positive");
-            return;
+            return false;
         }
         if (!double.IsFinite(push.Loss) || !gradient.AllFinite())
         {
             Reject(push, "the gradient or the loss holds NaN or infinity");
-            return;
+            return false;
         }
         if (_settings.Mode == TrainingMode.Sync)
         {
-            AccumulateSync(push, gradient);
+            return AccumulateSync(push, gradient);
         }
-        else
-        {
-            ApplyAsync(push, gradient);
-        }
+        ApplyAsync(push, gradient);
+        return false;
     }
 
-    private void AccumulateSync(PushGradients push, ReceivedTensor gradient)
+    private bool AccumulateSync(PushGradients push, ReceivedTensor gradient)
     {
         if (push.Version != _version)
         {
             Reject(push, push.Version < _version
                 ? $"stale version {push.Version}: the weights are at version {_version}"
                 : $"unknown version {push.Version}: the weights are at version {_version}");
-            return;
+            return false;
         }
         if (_stepSamples > 0 && (push.Step != _stepOfVersion || push.StepSamples != _stepExpected))
         {
             Reject(push, $"step {push.Step} of {push.StepSamples} samples does not match the open step {_stepOfVersion} of {_stepExpected}");
-            return;
+            return false;
+        }
+        if (push.Part < 0)
+        {
+            Reject(push, $"part {push.Part} of step {push.Step} is negative");
+            return false;
         }
         if (_stepParts.Contains(push.Part))
         {
             Reject(push, $"duplicate: part {push.Part} of step {push.Step} was already counted");
-            return;
+            return false;
         }
         var open = _stepSamples > 0 ? _stepExpected - _stepSamples : push.StepSamples;
         if (push.SampleCount > open)
         {
             Reject(push, $"{push.SampleCount} samples exceed the {open} still open in step {push.Step}");
-            return;
+            return false;
         }
         if (_stepSamples == 0)
         {
@@ -264,47 +271,87 @@ public sealed class ParameterServerActor : ReceiveActor
             _stepExpected = push.StepSamples;
         }
         var last = _stepSamples + push.SampleCount == _stepExpected;
-        var parts = _stepParts.Count;
         _stepParts.Add(push.Part);
         _stepSamples += push.SampleCount;
         _stepLoss += push.Loss;
         _coordinator.Tell(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros, push.Correct), Self);
-        // The last part is not added to the sum: the fused step reads it in place (inline tensors), saving a pass.
-        var extra = last ? gradient.Contiguous : null;
-        if (extra is null)
+
+        // Held parts cost no copy: the pushed array (or its chunks) is read when its turn comes.
+        var at = _heldParts.Count;
+        while (at > 0 && _heldParts[at - 1].Part > push.Part)
         {
-            if (parts == 0)
-            {
-                gradient.CopyTo(_sum); // the first part starts the sum: no clearing pass, no read of zeros
-            }
-            else
-            {
-                gradient.AddTo(_sum);
-            }
+            at--;
         }
+        _heldParts.Insert(at, new HeldPart(push.Part, gradient, push.Lease));
         if (!last)
         {
-            return;
+            while (_heldParts.Count > 0 && _heldParts[0].Part == _partsSummed)
+            {
+                AddToSum(_heldParts[0].Gradient);
+                _heldParts[0].Lease?.Release();
+                _heldParts.RemoveAt(0);
+            }
+            return true;
+        }
+
+        // Every part is in: the held ones follow the summed ones in part order. The highest part is not added to the
+        // sum: the fused step reads it in place (inline tensors), saving a pass.
+        for (var i = 0; i < _heldParts.Count - 1; i++)
+        {
+            AddToSum(_heldParts[i].Gradient);
+        }
+        var final = _heldParts[^1].Gradient;
+        var extra = final.Contiguous;
+        if (extra is null)
+        {
+            AddToSum(final);
         }
         var applied = new StepApplied(_stepOfVersion, _version + 1, _stepSamples, _stepLoss);
-        if (parts == 0 && extra is not null)
+        if (_partsSummed == 0 && extra is not null)
         {
-            ApplyStep(extra, [], _stepSamples, _subscribers); // the whole step in one push: nothing was summed
+            ApplyStep(extra, [], _stepSamples, _subscribers); // the whole step in one part: nothing was summed
         }
         else
         {
             ApplyStep(_sum, extra ?? [], _stepSamples, _subscribers);
         }
-        _stepParts.Clear();
-        _stepSamples = 0;
-        _stepExpected = 0;
-        _stepLoss = 0;
-        _stepOfVersion = -1;
+        ClearStep();
         if (_statePulls.Count > 0)
         {
             SendDueStates(); // after the broadcast: a checkpoint never delays the next step's start
         }
         _coordinator.Tell(applied, Self);
+        return true;
+    }
+
+    /// <summary>The first part starts the sum (no clearing pass, no read of zeros); the others add to it.</summary>
+    private void AddToSum(ReceivedTensor gradient)
+    {
+        if (_partsSummed == 0)
+        {
+            gradient.CopyTo(_sum);
+        }
+        else
+        {
+            gradient.AddTo(_sum);
+        }
+        _partsSummed++;
+    }
+
+    /// <summary>Forgets the open step and returns the arrays of its held parts.</summary>
+    private void ClearStep()
+    {
+        foreach (var held in _heldParts)
+        {
+            held.Lease?.Release();
+        }
+        _heldParts.Clear();
+        _stepParts.Clear();
+        _partsSummed = 0;
+        _stepSamples = 0;
+        _stepExpected = 0;
+        _stepLoss = 0;
+        _stepOfVersion = -1;
     }
 
     private void ApplyAsync(PushGradients push, ReceivedTensor gradient)
@@ -415,4 +462,7 @@ public sealed class ParameterServerActor : ReceiveActor
             tensor.Release(); // its chunk arrays are reused once the bulk writers are done
         }
     }
+
+    /// <summary>A part of the open sync step that arrived before a lower part, kept unread until its turn.</summary>
+    private readonly record struct HeldPart(int Part, ReceivedTensor Gradient, TensorLease? Lease);
 }
