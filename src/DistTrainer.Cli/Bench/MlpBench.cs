@@ -16,7 +16,7 @@ public static class MlpBench
 {
     public sealed record Result(int Inputs, int[] Hidden, int Classes, int Batch, int Threads, double SamplesPerSecond, double Gflops, double[] RepSamplesPerSecond, long AllocatedBytesPerStep);
 
-    public static Result Run(int inputs, int[] hidden, int classes, int batch, int threads, int samples = 60000, int warmupSteps = 50, int reps = 5, int stepsPerRep = 0)
+    public static Result Run(int inputs, int[] hidden, int classes, int batch, int threads, int samples = 60000, int warmupSteps = 300, int reps = 5, int stepsPerRep = 0)
     {
         var spec = Mlp.CreateSpec(inputs, hidden, classes, Activation.Relu, TaskKind.Classification);
         var model = new Mlp(spec);

@@ -53,7 +53,7 @@ public static class SimBench
         double? baseline = null;
         if (compareWithSingleProcess)
         {
-            baseline = MlpBench.Run(inputs, hidden, classes, batch, threads: 1, samples: samples, warmupSteps: stepsPerEpoch / 2, reps: timedEpochs).SamplesPerSecond;
+            baseline = MlpBench.Run(inputs, hidden, classes, batch, threads: 1, samples: samples, reps: timedEpochs).SamplesPerSecond;
         }
         return new Result(inputs, hidden, classes, batch, workers, mode, threadsPerWorker, median, rates, compute, baseline, baseline is > 0 ? median / baseline : null);
     }

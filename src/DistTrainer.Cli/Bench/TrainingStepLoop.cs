@@ -42,16 +42,16 @@ public static class TrainingStepLoop
         {
             Step();
         }
-        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var rates = new double[reps];
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true); // after the loop's own allocations
         for (var r = 0; r < reps; r++)
         {
-            var clock = Stopwatch.StartNew();
+            var started = Stopwatch.GetTimestamp();
             for (var i = 0; i < stepsPerRep; i++)
             {
                 Step();
             }
-            rates[r] = stepsPerRep * (double)batch / clock.Elapsed.TotalSeconds;
+            rates[r] = stepsPerRep * (double)batch / Stopwatch.GetElapsedTime(started).TotalSeconds;
         }
         var allocatedPerStep = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / ((long)reps * stepsPerRep);
         return new Measurement(Median(rates), rates, allocatedPerStep);
