@@ -125,6 +125,19 @@ public sealed class BadInputTests : IDisposable
         Assert.False(Directory.Exists(dir), "the refused run created its folder");
     }
 
+    [Theory]
+    [InlineData("train")]
+    [InlineData("train", "--model", "rbm")]
+    [InlineData("node", "--role", "coordinator")]
+    public async Task Bad_data_found_after_the_run_folder_was_chosen_should_leave_no_empty_folder(params string[] args)
+    {
+        var data = _folder.Write("bad-values.csv", "a,b,label\n1,2,0\n3,oops,1\n");
+        var dir = Path.Combine(_folder.Path, "run-" + Guid.NewGuid().ToString("N"));
+        var error = await RunExpectingError(1, [.. args, "--data", data, "--out", dir]);
+        Assert.StartsWith($"error: {data}:3:", error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir), "the failed run left its folder");
+    }
+
     [Fact]
     public async Task Unknown_command_should_be_a_usage_error()
     {

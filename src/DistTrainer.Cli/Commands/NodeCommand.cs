@@ -99,6 +99,7 @@ public static class NodeCommand
         RbmRun.CheckPersistentWithWorkers(withWorkers: true, rbmModel && options.Flag("persistent"), options.Has("resume") || checkpointEvery > 0);
         // The coordinator writes a run folder as `train` does: --out, or runs/<timestamp>; --resume continues one.
         var (dir, checkpoint) = isCoordinator ? RunDirectory.CreateOrResume(options) : (null, null);
+        using var sweeper = RunDirectory.RemoveIfLeftEmpty(dir);
         var job = checkpoint is not null && !rbmModel ? JobOptions.ForResume(checkpoint, options, dir!) : TrainJob.FromOptions(options);
         var rbm = isCoordinator && rbmModel ? RbmNode.Create(options, checkpoint, dir!) : null;
         var data = isCoordinator && !rbmModel ? job.LoadData() : null;

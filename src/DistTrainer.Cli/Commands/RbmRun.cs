@@ -43,6 +43,7 @@ public static class RbmRun
         }
         CheckPersistentWithWorkers(simulation is not null, options.Flag("persistent"), options.Has("resume") || options.Has("checkpoint-every"));
         var (dir, checkpoint) = RunDirectory.CreateOrResume(options);
+        using var sweeper = RunDirectory.RemoveIfLeftEmpty(dir);
         var job = checkpoint is null ? RbmJob.FromOptions(options) : RbmJob.ForResume(checkpoint, options, dir);
         CheckPersistentWithWorkers(simulation is not null, job.Persistent, checkpoint is not null);
         var settings = new RunSettings(dir, options.Int("log-every", 50, min: 0), options.Int("checkpoint-every", 0, min: 0));

@@ -69,6 +69,7 @@ public static class TrainCommand
             throw new UsageException("--checkpoint-every needs --mode sync; async mode checkpoints at each epoch end");
         }
         var (dir, checkpoint) = RunDirectory.CreateOrResume(options);
+        using var sweeper = RunDirectory.RemoveIfLeftEmpty(dir);
         var job = checkpoint is null ? TrainJob.FromOptions(options) : JobOptions.ForResume(checkpoint, options, dir);
         var settings = new RunSettings(dir, options.Int("log-every", 50, min: 0), options.Int("checkpoint-every", 0, min: 0));
 

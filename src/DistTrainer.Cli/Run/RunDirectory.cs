@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using DistTrainer.Cli.ModelFiles;
 
@@ -47,7 +48,42 @@ public static class RunDirectory
         {
             throw new UsageException($"--out {path} already holds a run; continue it with --resume {path} or choose another folder");
         }
-        Directory.CreateDirectory(path);
+        if (!Directory.Exists(path))
+        {
+            Directory.CreateDirectory(path);
+            CreatedHere.TryAdd(Path.GetFullPath(path), true);
+        }
         return path;
+    }
+
+    /// <summary>
+    /// Removes <paramref name="dir"/> when disposed if this process created it and it is still empty: a run that
+    /// failed before writing anything (bad data, a bad option) leaves no empty folder behind.
+    /// </summary>
+    public static IDisposable RemoveIfLeftEmpty(string? dir) => new EmptyFolderSweeper(dir);
+
+    // Folders Create made in this process; only these are ever removed again.
+    private static readonly ConcurrentDictionary<string, bool> CreatedHere = new();
+
+    private sealed class EmptyFolderSweeper(string? dir) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (dir is null || !CreatedHere.TryRemove(Path.GetFullPath(dir), out _))
+            {
+                return;
+            }
+            try
+            {
+                if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+                {
+                    Directory.Delete(dir);
+                }
+            }
+            catch (IOException)
+            {
+                // Something else is using the folder now: it stays.
+            }
+        }
     }
 }
