@@ -169,18 +169,8 @@ public static class RbmRun
     }
 
     /// <summary>A resume must see the same data and must have epochs left to train (or exactly none).</summary>
-    internal static void CheckResumable(Checkpoint checkpoint, Dataset train, Dataset? test, TrainingOptions training, string dir)
-    {
-        if (!RbmTrainingRun.DataHash(train, test).AsSpan().SequenceEqual(checkpoint.DataHash))
-        {
-            throw new UsageException($"the data {train.Name} differs from the data the run in {dir} was trained on");
-        }
-        var done = checkpoint.Epoch + (checkpoint.Cursor > 0 ? 1 : 0);
-        if (training.Epochs < done)
-        {
-            throw new UsageException($"--epochs {training.Epochs} is fewer than the run in {dir} has already reached ({done})");
-        }
-    }
+    internal static void CheckResumable(Checkpoint checkpoint, Dataset train, Dataset? test, TrainingOptions training, string dir) =>
+        JobOptions.CheckResumable(checkpoint, RbmTrainingRun.DataHash(train, test), train.Name, training, dir);
 
     /// <summary>Usage errors for RBM options given to a plain MLP run (no --pretrain rbm).</summary>
     public static void CheckMlpOptions(ParsedOptions options)
@@ -404,9 +394,6 @@ public static class RbmRun
             return o;
         }
 
-        /// <summary>Options that may change between the interrupted run and its resume.</summary>
-        private static readonly HashSet<string> _free = ["epochs", "threads", "json", "quiet", "help", "resume", "out", "log-every", "checkpoint-every", "model"];
-
         /// <summary>
         /// The job of the RBM run being resumed: the checkpoint's options, with --epochs and --threads from the command
         /// line. Any other option given again must match.
@@ -418,13 +405,7 @@ public static class RbmRun
             {
                 throw new UsageException($"{path} is the checkpoint of an MLP run; resume it without --model rbm");
             }
-            // --persistent is a flag: it takes no value.
-            var args = checkpoint.Options.Select(p => p.Key == "persistent" ? "--persistent" : $"--{p.Key}={p.Value}").ToList();
-            args.Add("--epochs=" + (given.String("epochs") ?? checkpoint.Epochs.ToString(CultureInfo.InvariantCulture)));
-            if (given.String("threads") is { } threads)
-            {
-                args.Add("--threads=" + threads);
-            }
+            var args = JobOptions.ResumeArguments(checkpoint, given);
             RbmJob saved;
             try
             {
@@ -434,17 +415,7 @@ public static class RbmRun
             {
                 throw new ModelFileException($"{path}: corrupt checkpoint: {e.Message}", e);
             }
-            var requested = FromOptions(given).CanonicalOptions();
-            foreach (var option in TrainCommand.Options.Select(o => o.Name).Where(n => given.Has(n) && !_free.Contains(n)))
-            {
-                checkpoint.Options.TryGetValue(option, out var was);
-                requested.TryGetValue(option, out var now);
-                if (!string.Equals(was, now, StringComparison.Ordinal))
-                {
-                    var before = was is null ? "its default" : $"--{option} {was}";
-                    throw new UsageException($"--{option} {now} does not match the run in {dir}, which used {before}; drop the option to resume it");
-                }
-            }
+            JobOptions.CheckGivenOptionsMatch(checkpoint, given, FromOptions(given).CanonicalOptions(), dir);
             return saved;
         }
 

@@ -127,18 +127,8 @@ public static class TrainCommand
     internal static bool HasWorkLeft(Checkpoint checkpoint, TrainingOptions training) => checkpoint.Epoch < training.Epochs;
 
     /// <summary>A resume must see the same data and must have epochs left to train (or exactly none).</summary>
-    internal static void CheckResumable(Checkpoint checkpoint, PreparedData data, TrainingOptions training, string dir)
-    {
-        if (!Checkpoint.HashData(data.Train, data.Test).AsSpan().SequenceEqual(checkpoint.DataHash))
-        {
-            throw new UsageException($"the data {data.Name} differs from the data the run in {dir} was trained on");
-        }
-        var done = checkpoint.Epoch + (checkpoint.Cursor > 0 ? 1 : 0);
-        if (training.Epochs < done)
-        {
-            throw new UsageException($"--epochs {training.Epochs} is fewer than the run in {dir} has already reached ({done})");
-        }
-    }
+    internal static void CheckResumable(Checkpoint checkpoint, PreparedData data, TrainingOptions training, string dir) =>
+        JobOptions.CheckResumable(checkpoint, Checkpoint.HashData(data.Train, data.Test), data.Name, training, dir);
 
     internal static string TaskText(PreparedData data) =>
         data.Train.Task == TaskKind.Classification ? $"classification into {data.Train.ClassCount} classes" : "regression";
