@@ -12,8 +12,7 @@ public sealed class NodeCheckpointSpec : IDisposable
 {
     private static readonly TimeSpan _jobTimeout = TimeSpan.FromMinutes(4);
     private static readonly string[] _job = ["--epochs", "3", "--hidden", "64", "--lr", "0.005", "--seed", "3"];
-    private readonly string _dir = Directory.CreateTempSubdirectory("disttrainer-e2e-").FullName;
-    private readonly List<NodeProcess> _nodes = [];
+    private readonly NodeGroup _nodes = new();
 
     [Fact]
     public async Task Coordinator_killed_mid_job_should_resume_from_its_run_folder_to_the_uninterrupted_result()
@@ -22,7 +21,7 @@ public sealed class NodeCheckpointSpec : IDisposable
 
         var (coordinator, worker) = StartCluster("crashed", ["--out", "run", "--checkpoint-every", "20", .. _job]);
         await coordinator.WaitForStderr("epoch 1/3", _jobTimeout);
-        var checkpoint = Path.Combine(_dir, "run", "checkpoint.dtc");
+        var checkpoint = Path.Combine(_nodes.Dir, "run", "checkpoint.dtc");
         var waited = System.Diagnostics.Stopwatch.StartNew();
         while (!File.Exists(checkpoint))
         {
@@ -40,12 +39,12 @@ public sealed class NodeCheckpointSpec : IDisposable
         }
         foreach (var file in new[] { "metrics.csv", "summary.json", "model.dtm", "curves.png", "checkpoint.dtc" })
         {
-            Assert.True(File.Exists(Path.Combine(_dir, "run", file)), $"run/{file} is missing");
+            Assert.True(File.Exists(Path.Combine(_nodes.Dir, "run", file)), $"run/{file} is missing");
         }
-        Assert.Equal(File.ReadAllBytes(Path.Combine(_dir, "straight", "model.dtm")), File.ReadAllBytes(Path.Combine(_dir, "run", "model.dtm")));
-        var epochRows = File.ReadLines(Path.Combine(_dir, "run", "metrics.csv")).Where(l => l.StartsWith("epoch,", StringComparison.Ordinal)).ToList();
+        Assert.Equal(File.ReadAllBytes(Path.Combine(_nodes.Dir, "straight", "model.dtm")), File.ReadAllBytes(Path.Combine(_nodes.Dir, "run", "model.dtm")));
+        var epochRows = File.ReadLines(Path.Combine(_nodes.Dir, "run", "metrics.csv")).Where(l => l.StartsWith("epoch,", StringComparison.Ordinal)).ToList();
         Assert.Equal(["1", "2", "3"], epochRows.Select(l => l.Split(',')[1]));
-        Assert.Equal(resumed.ToJsonString(), JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "run", "summary.json")))!.ToJsonString());
+        Assert.Equal(resumed.ToJsonString(), JsonNode.Parse(File.ReadAllText(Path.Combine(_nodes.Dir, "run", "summary.json")))!.ToJsonString());
     }
 
     [Fact]
@@ -53,10 +52,10 @@ public sealed class NodeCheckpointSpec : IDisposable
     {
         string[] job = ["--model", "rbm", "--hidden", "16", "--epochs", "3", "--seed", "3"];
         // The uninterrupted run: the same actors in one process (one sync worker computes the same gradients as a worker node).
-        var straight = Track(NodeProcess.Start("straight", _dir, ["train", .. job, "--workers", "1", "--out", "straight", "--json", "--quiet"]));
+        var straight = _nodes.Start("straight", ["train", .. job, "--workers", "1", "--out", "straight", "--json", "--quiet"]);
 
         var (coordinator, worker) = StartCluster("crashed", ["--out", "run", "--checkpoint-every", "20", .. job], ["--model", "rbm"]);
-        var checkpoint = Path.Combine(_dir, "run", "checkpoint.dtc");
+        var checkpoint = Path.Combine(_nodes.Dir, "run", "checkpoint.dtc");
         var waited = System.Diagnostics.Stopwatch.StartNew();
         while (!File.Exists(checkpoint))
         {
@@ -65,23 +64,23 @@ public sealed class NodeCheckpointSpec : IDisposable
         }
         coordinator.KillHard();
         worker.KillHard();
-        Assert.False(File.Exists(Path.Combine(_dir, "run", "model.dtm")), "the job finished before the kill");
+        Assert.False(File.Exists(Path.Combine(_nodes.Dir, "run", "model.dtm")), "the job finished before the kill");
 
         var resumed = await RunClusterAsync("resumed", ["--resume", "run", "--model", "rbm"], ["--model", "rbm"]);
 
         Assert.Equal(0, await straight.WaitForExit(_jobTimeout));
-        var expected = TrainedModel.Load(Path.Combine(_dir, "straight", "model.dtm"));
-        var actual = TrainedModel.Load(Path.Combine(_dir, "run", "model.dtm"));
+        var expected = TrainedModel.Load(Path.Combine(_nodes.Dir, "straight", "model.dtm"));
+        var actual = TrainedModel.Load(Path.Combine(_nodes.Dir, "run", "model.dtm"));
         Assert.True(expected.Rbm!.Weights.AsSpan().SequenceEqual(actual.Rbm!.Weights), "the resumed cluster's RBM differs from the uninterrupted run");
         var local = JsonNode.Parse(straight.Stdout.TrimEnd().Split('\n')[^1])!.AsObject();
         foreach (var key in new[] { "epochs", "reconstruction_error", "pseudo_log_likelihood", "test_accuracy", "samples_seen_per_epoch" })
         {
             Assert.Equal(local[key]!.ToJsonString(), resumed[key]!.ToJsonString());
         }
-        var epochRows = File.ReadLines(Path.Combine(_dir, "run", "metrics.csv")).Where(l => l.StartsWith("epoch,", StringComparison.Ordinal)).ToList();
+        var epochRows = File.ReadLines(Path.Combine(_nodes.Dir, "run", "metrics.csv")).Where(l => l.StartsWith("epoch,", StringComparison.Ordinal)).ToList();
         Assert.Equal(["1", "2", "3"], epochRows.Select(l => l.Split(',')[1]));
-        Assert.True(File.Exists(Path.Combine(_dir, "run", "curves.png")));
-        Assert.Equal(resumed.ToJsonString(), JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "run", "summary.json")))!.ToJsonString());
+        Assert.True(File.Exists(Path.Combine(_nodes.Dir, "run", "curves.png")));
+        Assert.Equal(resumed.ToJsonString(), JsonNode.Parse(File.ReadAllText(Path.Combine(_nodes.Dir, "run", "summary.json")))!.ToJsonString());
     }
 
     /// <summary>A coordinator + parameter-server process and one worker process; returns the coordinator's --result.</summary>
@@ -91,36 +90,17 @@ public sealed class NodeCheckpointSpec : IDisposable
         var exit = await coordinator.WaitForExit(_jobTimeout);
         Assert.True(exit == 0, $"{name} coordinator exit {exit}:\n{coordinator.Tail()}");
         Assert.Equal(0, await worker.WaitForExit(TimeSpan.FromSeconds(30)));
-        return JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, $"{name}.json")))!.AsObject();
+        return JsonNode.Parse(File.ReadAllText(Path.Combine(_nodes.Dir, $"{name}.json")))!.AsObject();
     }
 
     private (NodeProcess Coordinator, NodeProcess Worker) StartCluster(string name, string[] options, string[]? workerOptions = null)
     {
         var port = NodeProcess.FreePort();
-        var coordinator = Track(NodeProcess.Start($"{name}-coordinator", _dir, ["node", "--role", "coordinator,parameter-server", "--port", $"{port}", .. options]));
-        var worker = Track(NodeProcess.Start($"{name}-worker", _dir,
-            ["node", "--role", "worker", "--port", "0", "--seed-node", $"akka.tcp://disttrainer@127.0.0.1:{port}", .. workerOptions ?? []]));
+        var coordinator = _nodes.Start($"{name}-coordinator", ["node", "--role", "coordinator,parameter-server", "--port", $"{port}", .. options]);
+        var worker = _nodes.Start($"{name}-worker",
+            ["node", "--role", "worker", "--port", "0", "--seed-node", $"akka.tcp://disttrainer@127.0.0.1:{port}", .. workerOptions ?? []]);
         return (coordinator, worker);
     }
 
-    private NodeProcess Track(NodeProcess node)
-    {
-        _nodes.Add(node);
-        return node;
-    }
-
-    public void Dispose()
-    {
-        foreach (var node in _nodes)
-        {
-            node.Dispose();
-        }
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _nodes.Dispose();
 }

@@ -9,8 +9,7 @@ namespace DistTrainer.EndToEnd.Tests;
 public sealed class NodeProcessSpec : IDisposable
 {
     private static readonly TimeSpan _jobTimeout = TimeSpan.FromMinutes(4);
-    private readonly string _dir = Directory.CreateTempSubdirectory("disttrainer-e2e-").FullName;
-    private readonly List<NodeProcess> _nodes = [];
+    private readonly NodeGroup _nodes = new();
 
     [Fact]
     public async Task Coordinator_and_two_worker_processes_should_train_digits_and_every_process_should_exit_0()
@@ -37,7 +36,7 @@ public sealed class NodeProcessSpec : IDisposable
         var steps = coordinator.StderrLines.Select(l => l.Line).Where(l => l.StartsWith("step ", StringComparison.Ordinal)).ToList();
         Assert.Equal(276 / 20, steps.Count);
         Assert.All(steps, l => Assert.Matches(@"^step \d+/276  epoch \d/6  loss \d+\.\d{4}  acc \d\.\d{4}  samples/s \d+  eta [\d:]+  workers w\d+:\d+:[\d.]+ms:[\d.]+s w\d+:\d+:[\d.]+ms:[\d.]+s$", l));
-        var rows = File.ReadAllLines(Path.Combine(_dir, "run", "metrics.csv")).Where(l => l.StartsWith("step,", StringComparison.Ordinal)).Select(l => l.Split(',')).ToList();
+        var rows = File.ReadAllLines(Path.Combine(_nodes.Dir, "run", "metrics.csv")).Where(l => l.StartsWith("step,", StringComparison.Ordinal)).Select(l => l.Split(',')).ToList();
         Assert.Equal(Enumerable.Range(1, 276 / 20).Select(i => (i * 20).ToString(System.Globalization.CultureInfo.InvariantCulture)), rows.Select(f => f[2]));
         Assert.All(rows, f => Assert.InRange(double.Parse(f[4], System.Globalization.CultureInfo.InvariantCulture), 0, 1));
     }
@@ -78,16 +77,16 @@ public sealed class NodeProcessSpec : IDisposable
         var port = NodeProcess.FreePort();
         var seed = $"akka.tcp://disttrainer@127.0.0.1:{port}";
         string[] config = withClusterHocon ? ["--config", Path.Combine(Paths.RepoRoot, "cluster.hocon"), "--seed-node", seed] : [];
-        var coordinator = Track(NodeProcess.Start("coordinator", _dir, ["node", "--role", "coordinator,parameter-server", "--port", $"{port}",
-            "--min-workers", "2", "--epochs", $"{epochs}", "--hidden", hidden, "--lr", "0.005", "--seed", "3", "--result", "result.json", "--json", .. config, .. extra ?? []]));
+        var coordinator = _nodes.Start("coordinator", ["node", "--role", "coordinator,parameter-server", "--port", $"{port}",
+            "--min-workers", "2", "--epochs", $"{epochs}", "--hidden", hidden, "--lr", "0.005", "--seed", "3", "--result", "result.json", "--json", .. config, .. extra ?? []]);
         var workers = Enumerable.Range(0, 2)
-            .Select(i => Track(NodeProcess.Start($"worker-{i}", _dir, ["node", "--role", "worker", "--port", "0",
-                .. (withClusterHocon ? config : ["--seed-node", seed])])))
+            .Select(i => _nodes.Start($"worker-{i}", ["node", "--role", "worker", "--port", "0",
+                .. (withClusterHocon ? config : ["--seed-node", seed])]))
             .ToArray();
         return (coordinator, workers);
     }
 
-    private JsonObject ReadResult() => JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "result.json")))!.AsObject();
+    private JsonObject ReadResult() => JsonNode.Parse(File.ReadAllText(Path.Combine(_nodes.Dir, "result.json")))!.AsObject();
 
     private static void AssertExactlyOncePerEpoch(JsonObject result, int epochs)
     {
@@ -97,44 +96,20 @@ public sealed class NodeProcessSpec : IDisposable
         Assert.All(perEpoch, n => Assert.Equal(trainSamples, n));
     }
 
-    private NodeProcess Track(NodeProcess node)
-    {
-        _nodes.Add(node);
-        return node;
-    }
-
-    public void Dispose()
-    {
-        foreach (var node in _nodes)
-        {
-            if (!node.HasExited)
-            {
-                Console.WriteLine($"{node.Name} was still running:\n{node.Tail()}");
-            }
-            node.Dispose();
-        }
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _nodes.Dispose();
 }
 
 /// <summary>Ctrl-C and SIGTERM: a node leaves the cluster gracefully and exits with 130 / 143.</summary>
 public sealed class NodeSignalSpec : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("disttrainer-e2e-").FullName;
-    private readonly List<NodeProcess> _nodes = [];
+    private readonly NodeGroup _nodes = new();
 
     [Fact]
     public async Task Nodes_should_leave_the_cluster_and_exit_on_SIGTERM_and_SIGINT()
     {
         var port = NodeProcess.FreePort();
-        var coordinator = Track(NodeProcess.Start("coordinator", _dir, "node", "--role", "coordinator,parameter-server", "--port", $"{port}", "--min-workers", "5", "--out", "run"));
-        var worker = Track(NodeProcess.Start("worker", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", $"akka.tcp://disttrainer@127.0.0.1:{port}"));
+        var coordinator = _nodes.Start("coordinator", "node", "--role", "coordinator,parameter-server", "--port", $"{port}", "--min-workers", "5", "--out", "run");
+        var worker = _nodes.Start("worker", "node", "--role", "worker", "--port", "0", "--seed-node", $"akka.tcp://disttrainer@127.0.0.1:{port}");
         await coordinator.WaitForStderr("worker 0 joined", TimeSpan.FromSeconds(90));
 
         Signal(worker, "TERM");
@@ -150,9 +125,9 @@ public sealed class NodeSignalSpec : IDisposable
     {
         var port = NodeProcess.FreePort();
         var seed = $"akka.tcp://disttrainer@127.0.0.1:{port}";
-        var coordinator = Track(NodeProcess.Start("coordinator", _dir, "node", "--role", "coordinator", "--port", $"{port}", "--min-workers", "1", "--epochs", "200", "--out", "run"));
-        var parameterServer = Track(NodeProcess.Start("parameter-server", _dir, "node", "--role", "parameter-server", "--port", "0", "--seed-node", seed));
-        var worker = Track(NodeProcess.Start("worker", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", seed));
+        var coordinator = _nodes.Start("coordinator", "node", "--role", "coordinator", "--port", $"{port}", "--min-workers", "1", "--epochs", "200", "--out", "run");
+        var parameterServer = _nodes.Start("parameter-server", "node", "--role", "parameter-server", "--port", "0", "--seed-node", seed);
+        var worker = _nodes.Start("worker", "node", "--role", "worker", "--port", "0", "--seed-node", seed);
         await coordinator.WaitForStderr("epoch 1/200", TimeSpan.FromSeconds(90));
 
         coordinator.KillHard();
@@ -168,24 +143,5 @@ public sealed class NodeSignalSpec : IDisposable
         kill.WaitForExit();
     }
 
-    private NodeProcess Track(NodeProcess node)
-    {
-        _nodes.Add(node);
-        return node;
-    }
-
-    public void Dispose()
-    {
-        foreach (var node in _nodes)
-        {
-            node.Dispose();
-        }
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _nodes.Dispose();
 }

@@ -10,8 +10,7 @@ namespace DistTrainer.EndToEnd.Tests;
 public sealed class RbmNodeProcessSpec : IDisposable
 {
     private static readonly TimeSpan _jobTimeout = TimeSpan.FromMinutes(4);
-    private readonly string _dir = Directory.CreateTempSubdirectory("disttrainer-e2e-").FullName;
-    private readonly List<NodeProcess> _nodes = [];
+    private readonly NodeGroup _nodes = new();
 
     [Fact]
     public async Task Rbm_job_on_two_worker_processes_should_match_single_process_training_and_refuse_an_mlp_worker()
@@ -19,13 +18,13 @@ public sealed class RbmNodeProcessSpec : IDisposable
         string[] job = ["--model", "rbm", "--hidden", "40", "--epochs", "2", "--seed", "5"];
         var port = NodeProcess.FreePort();
         var seed = $"akka.tcp://disttrainer@127.0.0.1:{port}";
-        var coordinator = Track(NodeProcess.Start("coordinator", _dir, ["node", "--role", "coordinator,parameter-server", "--port", $"{port}",
-            "--min-workers", "2", .. job, "--result", "result.json", "--json", "--out", "run"]));
-        var mlpWorker = Track(NodeProcess.Start("mlp-worker", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", seed));
+        var coordinator = _nodes.Start("coordinator", ["node", "--role", "coordinator,parameter-server", "--port", $"{port}",
+            "--min-workers", "2", .. job, "--result", "result.json", "--json", "--out", "run"]);
+        var mlpWorker = _nodes.Start("mlp-worker", "node", "--role", "worker", "--port", "0", "--seed-node", seed);
         var workers = Enumerable.Range(0, 2)
-            .Select(i => Track(NodeProcess.Start($"worker-{i}", _dir, "node", "--role", "worker", "--port", "0", "--seed-node", seed, "--model", "rbm")))
+            .Select(i => _nodes.Start($"worker-{i}", "node", "--role", "worker", "--port", "0", "--seed-node", seed, "--model", "rbm"))
             .ToArray();
-        var single = Track(NodeProcess.Start("single", _dir, ["train", .. job, "--out", "single", "--json", "--quiet"]));
+        var single = _nodes.Start("single", ["train", .. job, "--out", "single", "--json", "--quiet"]);
 
         Assert.Equal(3, await mlpWorker.WaitForExit(_jobTimeout));
         Assert.Contains("it prepared its data for an mlp, the job trains rbm 64-40; start the worker with --model rbm", mlpWorker.Stderr, StringComparison.Ordinal);
@@ -37,7 +36,7 @@ public sealed class RbmNodeProcessSpec : IDisposable
         }
         Assert.Equal(0, await single.WaitForExit(_jobTimeout));
 
-        var cluster = JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "result.json")))!.AsObject();
+        var cluster = JsonNode.Parse(File.ReadAllText(Path.Combine(_nodes.Dir, "result.json")))!.AsObject();
         var local = JsonNode.Parse(single.Stdout.TrimEnd().Split('\n')[^1])!.AsObject();
         Assert.Equal(2, (int)cluster["workers"]!);
         Assert.Equal([1442, 1442], cluster["samples_seen_per_epoch"]!.AsArray().Select(n => (int)n!).ToArray());
@@ -48,28 +47,5 @@ public sealed class RbmNodeProcessSpec : IDisposable
         }
     }
 
-    private NodeProcess Track(NodeProcess node)
-    {
-        _nodes.Add(node);
-        return node;
-    }
-
-    public void Dispose()
-    {
-        foreach (var node in _nodes)
-        {
-            if (!node.HasExited)
-            {
-                Console.WriteLine($"{node.Name} was still running:\n{node.Tail()}");
-            }
-            node.Dispose();
-        }
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _nodes.Dispose();
 }
