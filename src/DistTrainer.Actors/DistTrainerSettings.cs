@@ -8,6 +8,8 @@ public sealed record DistTrainerSettings(int ChunkBytes, TimeSpan StepTimeout, i
 {
     public const string WorkerDispatcher = "disttrainer.worker-dispatcher";
     public const string ParameterServerDispatcher = "disttrainer.parameter-server-dispatcher";
+    public const string SimulationSharedDispatcher = "disttrainer.simulation-shared-dispatcher";
+    public const string SimulationWorkerDispatcher = "disttrainer.simulation-worker-dispatcher";
 
     /// <summary>Floats per chunk (at least one).</summary>
     public int ChunkFloats => Math.Max(1, ChunkBytes / sizeof(float));

@@ -294,26 +294,33 @@ public sealed class ParameterServerActor : ReceiveActor
             return true;
         }
 
-        // Every part is in: the held ones follow the summed ones in part order. The highest part is not added to the
-        // sum: the fused step reads it in place (inline tensors), saving a pass.
-        for (var i = 0; i < _heldParts.Count - 1; i++)
-        {
-            AddToSum(_heldParts[i].Gradient);
-        }
-        var final = _heldParts[^1].Gradient;
-        var extra = final.Contiguous;
-        if (extra is null)
-        {
-            AddToSum(final);
-        }
+        // Every part is in: the held ones follow the summed ones in part order. The fused step reads the highest part
+        // in place (inline tensors), saving a pass; with two parts and nothing summed yet, it reads both in place.
+        var extra = _heldParts[^1].Gradient.Contiguous;
+        var first = _partsSummed == 0 && _heldParts.Count == 2 && extra is not null ? _heldParts[0].Gradient.Contiguous : null;
         var applied = new StepApplied(_stepOfVersion, _version + 1, _stepSamples, _stepLoss);
-        if (_partsSummed == 0 && extra is not null)
+        if (first is not null)
         {
-            ApplyStep(extra, [], _stepSamples, _subscribers); // the whole step in one part: nothing was summed
+            ApplyStep(first, extra!, _stepSamples, _subscribers);
         }
         else
         {
-            ApplyStep(_sum, extra ?? [], _stepSamples, _subscribers);
+            for (var i = 0; i < _heldParts.Count - 1; i++)
+            {
+                AddToSum(_heldParts[i].Gradient);
+            }
+            if (extra is null)
+            {
+                AddToSum(_heldParts[^1].Gradient);
+            }
+            if (_partsSummed == 0 && extra is not null)
+            {
+                ApplyStep(extra, [], _stepSamples, _subscribers); // the whole step in one part: nothing was summed
+            }
+            else
+            {
+                ApplyStep(_sum, extra ?? [], _stepSamples, _subscribers);
+            }
         }
         ClearStep();
         if (_statePulls.Count > 0)

@@ -73,7 +73,12 @@ public static class DistributedTraining
                 ChunkFloats = settings.ChunkFloats,
                 MaxOpenTransfers = settings.MaxOpenTransfers,
             };
-            var parameterServer = system.ActorOf(ParameterServerActor.Props(psSettings, weights), "parameter-server");
+            // Sync steps get the simulation's dispatchers (reference.conf): the server on worker 0's thread, threads
+            // that spin a little before they sleep. Async keeps the defaults: there the server answers each push at
+            // once and must not wait for worker 0's gradient.
+            var sync = options.Mode == TrainingMode.Sync;
+            Props On(Props props, string dispatcher) => sync ? props.WithDispatcher(dispatcher) : props;
+            var parameterServer = system.ActorOf(On(ParameterServerActor.Props(psSettings, weights), DistTrainerSettings.SimulationSharedDispatcher), "parameter-server");
 
             var batch = Math.Min(training.BatchSize, options.Train.Count);
             var coordinatorSettings = new CoordinatorSettings(options.Mode, training.Epochs, batch, training.Seed, options.Train.Count, model.ParameterCount, options.Workers)
@@ -103,7 +108,8 @@ public static class DistributedTraining
                     CrashAt = options.Crashes.Where(c => c.Worker == i).OrderBy(c => c.Epoch).Select(c => (CrashPoint?)new CrashPoint(c.Epoch - 1,
                         CrashBatchIndex(training.Seed, c.Epoch, coordinatorSettings.StepsPerEpoch))).FirstOrDefault(),
                 };
-                system.ActorOf(WorkerActor.Props(workerSettings, data, coordinator, parameterServer), $"worker-{i}");
+                var dispatcher = i == 0 ? DistTrainerSettings.SimulationSharedDispatcher : DistTrainerSettings.SimulationWorkerDispatcher;
+                system.ActorOf(On(WorkerActor.Props(workerSettings, data, coordinator, parameterServer), dispatcher), $"worker-{i}");
             }
 
             var outcome = await finished.Task.ConfigureAwait(false);
