@@ -69,6 +69,31 @@ public sealed class ParameterServerActorSpec : TestKit
     }
 
     [Fact]
+    public void ParameterServer_should_give_a_two_part_step_read_in_place_the_same_weights_as_one_summed_from_chunks()
+    {
+        var parts = new[] { Scaled(TestData.Random(Length, 9), 1e3f), Scaled(TestData.Random(Length, 10), 1e-3f) };
+
+        float[]? first = null;
+        foreach (var pushChunkFloats in new[] { ChunkFloats, Length }) // chunked parts are summed first; inline ones are read in place
+        {
+            foreach (var arrival in new[] { new[] { 0, 1 }, [1, 0] })
+            {
+                var (server, coordinator, worker, _) = Start(TrainingMode.Sync);
+                var transferId = 0;
+                foreach (var part in arrival)
+                {
+                    server.PushFrom(worker.Ref, parts[part], version: 0, step: 0, part, stepSamples: 4, samples: 2, pushChunkFloats, transferId: ++transferId);
+                    coordinator.ExpectMsg<GradientAccepted>(a => a.Part == part);
+                }
+                Assert.Equal(1, coordinator.ExpectMsg<StepApplied>().Version);
+                var weights = worker.ExpectSnapshot(server, Length, out _);
+                first ??= weights;
+                Assert.True(first.AsSpan().SequenceEqual(weights), $"{pushChunkFloats} floats per chunk, arrival order {string.Join(",", arrival)} gave other weights");
+            }
+        }
+    }
+
+    [Fact]
     public void ParameterServer_should_apply_each_gradient_on_arrival_in_async_mode()
     {
         var (server, coordinator, worker, initial) = Start(TrainingMode.Async);

@@ -285,7 +285,9 @@ public sealed class ParameterServerActor : ReceiveActor
         _heldParts.Insert(at, new HeldPart(push.Part, gradient, push.Lease));
         if (!last)
         {
-            while (_heldParts.Count > 0 && _heldParts[0].Part == _partsSummed)
+            // A part is summed once the part after it is here: the newest stays unread, so that with two parts the
+            // fused step reads both in place and no pass copies the first into the sum.
+            while (_heldParts.Count > 1 && _heldParts[0].Part == _partsSummed && _heldParts[1].Part == _partsSummed + 1)
             {
                 AddToSum(_heldParts[0].Gradient);
                 _heldParts[0].Lease?.Release();
