@@ -12,19 +12,17 @@ namespace DistTrainer.Actors.Transfer;
 /// <summary>
 /// Optional bulk path for chunked tensors (<c>disttrainer.bulk-channel = on</c>): a plain TCP connection per pair of
 /// nodes, next to Akka.Remote's. The sending actor (see <see cref="TransferFlow.Send"/>) or the node's
-/// <see cref="TransferOutbox"/> hands a whole transfer (its chunks and its header) to a <see cref="BulkWriter"/> in one
-/// step, which writes it in order on its own thread: a chunk as its
-/// fields and raw float bytes, any other message with the project's serializer. The receiving node's reader tells the
-/// messages to the target actor as if they came from the original sender, so the actors see exactly what Akka.Remote
-/// would have delivered. Only <see cref="DistTrainerSerializer"/> payloads and chunks of at most 16M floats are
-/// accepted. Heartbeats never share this connection, and TCP's own back-pressure (a bounded queue in front of a
-/// blocking socket) is the flow control.
-/// Throughput comes from doing little per chunk: the float bytes go between the socket and the chunk arrays without
-/// a copy through a stream buffer (<see cref="StreamBufferBytes"/> is smaller than a chunk, so
-/// <see cref="BufferedStream"/> passes them straight through), chunk arrays come from <see cref="ChunkArrayPool.Received"/>
-/// (the receiving <see cref="ChunkAssembler"/> gives them back), and the reader
-/// tells a transfer's chunks in one burst when its header arrives, so the actor's mailbox is scheduled once per
-/// transfer rather than once per chunk.
+/// <see cref="TransferOutbox"/> hands a whole transfer (its tensor and its header) to a <see cref="BulkWriter"/> in one
+/// step, which writes it in order on its own thread: a tensor as its chunk layout (index, offset, length of each
+/// chunk) followed by its raw float bytes, any other message with the project's serializer. The receiving node's
+/// reader tells the messages to the target actor as if they came from the original sender. Only
+/// <see cref="DistTrainerSerializer"/> payloads and tensors of at most 16M floats are accepted. Heartbeats never share
+/// this connection, and TCP's own back-pressure (a bounded queue in front of a blocking socket) is the flow control.
+/// Throughput comes from doing little per chunk, as a plain socket copy does: the writer sends the values straight
+/// from the tensor's own array in one write, the reader checks the layout (<see cref="ChunkLayout"/>: the checks of
+/// <see cref="ChunkAssembler"/>) and reads the values in one read straight into one pooled array
+/// (<see cref="ChunkArrayPool.Received"/>), which reaches the actor as a single whole-tensor chunk: one message and
+/// one mailbox run per transfer, whatever the chunk size.
 /// </summary>
 public sealed class BulkChannel : IDisposable
 {
@@ -32,9 +30,8 @@ public sealed class BulkChannel : IDisposable
     private readonly TcpListener _listener;
     private readonly ILoggingAdapter _log;
     internal const byte MessageFrame = 0;
-    internal const byte ChunkFrame = 1;
-    private const int MaxFloats = 16 << 20;
-    private const int MaxHeldChunks = 1024; // a sender that never sends the header still gets its chunks delivered
+    internal const byte TensorFrame = 2;
+    internal const int MaxFloats = 16 << 20;
     internal const int StreamBufferBytes = 8 << 10;
     internal const int SocketBufferBytes = 4 << 20;
     private readonly ConcurrentDictionary<string, IActorRef> _refs = new(StringComparer.Ordinal);
@@ -86,7 +83,7 @@ public sealed class BulkChannel : IDisposable
 
     private void ReadLoop(Socket socket)
     {
-        var held = new List<(IActorRef Target, TensorChunk Chunk, IActorRef Sender)>();
+        var layout = new ChunkLayout();
         try
         {
             using var stream = new BufferedStream(new NetworkStream(socket, ownsSocket: true), StreamBufferBytes);
@@ -104,26 +101,11 @@ public sealed class BulkChannel : IDisposable
                 }
                 var target = Resolve(reader.ReadString());
                 var sender = Resolve(reader.ReadString());
-                if (kind == ChunkFrame)
+                if (kind == TensorFrame)
                 {
-                    // A chunk's floats come straight off the socket into the message's own array: no serializer copy.
-                    var transferId = reader.ReadInt64();
-                    var index = reader.ReadInt32();
-                    var count = reader.ReadInt32();
-                    var total = reader.ReadInt32();
-                    var offset = reader.ReadInt32();
-                    var length = reader.ReadInt32();
-                    if (length < 0 || length > MaxFloats)
+                    if (!ReadTensor(reader, stream, layout, target, sender))
                     {
-                        _log.Warning("bulk channel: refused a chunk of {0} floats; closing the connection", length);
                         return;
-                    }
-                    var data = ChunkArrayPool.Received.Rent(length);
-                    stream.ReadExactly(MemoryMarshal.AsBytes(data.AsSpan()));
-                    held.Add((target, new TensorChunk(transferId, index, count, total, offset, data), sender));
-                    if (held.Count >= MaxHeldChunks)
-                    {
-                        Deliver(held);
                     }
                     continue;
                 }
@@ -136,7 +118,6 @@ public sealed class BulkChannel : IDisposable
                     return;
                 }
                 var message = _system.Serialization.Deserialize(reader.ReadBytes(size), serializerId, manifest);
-                Deliver(held); // the chunks before this message, in order
                 target.Tell(message, sender);
             }
         }
@@ -149,13 +130,43 @@ public sealed class BulkChannel : IDisposable
         }
     }
 
-    private static void Deliver(List<(IActorRef Target, TensorChunk Chunk, IActorRef Sender)> held)
+    /// <summary>
+    /// Reads one transfer's chunk layout and values. A valid one is told to <paramref name="target"/> as a single
+    /// whole-tensor chunk, its values read from the socket straight into a pooled array (the receiving
+    /// <see cref="ChunkAssembler"/> gives it back); an invalid one is logged with its reason and skipped, so the
+    /// header that follows finds no chunks. False when the frame cannot be trusted (the connection is then closed).
+    /// </summary>
+    private bool ReadTensor(BinaryReader reader, Stream stream, ChunkLayout layout, IActorRef target, IActorRef sender)
     {
-        foreach (var (target, chunk, sender) in held)
+        var transferId = reader.ReadInt64();
+        var count = reader.ReadInt32();
+        var total = reader.ReadInt32();
+        var sent = reader.ReadInt32();
+        if (total is <= 0 or > MaxFloats || count <= 0 || count > total || sent < 0 || sent > count)
         {
-            target.Tell(chunk, sender);
+            _log.Warning("bulk channel: refused a tensor of {0} floats in {1} chunks ({2} sent); closing the connection", total, count, sent);
+            return false;
         }
-        held.Clear();
+        layout.Reset(count, sent);
+        for (var k = 0; k < sent; k++)
+        {
+            layout.Set(k, reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32());
+        }
+        if (layout.PayloadFloats() is < 0 or > MaxFloats)
+        {
+            _log.Warning("bulk channel: refused transfer {0} with a chunk of negative length or over {1} floats in all; closing the connection", transferId, MaxFloats);
+            return false;
+        }
+        if (layout.Check(total) is { } reason)
+        {
+            _log.Warning("bulk channel: transfer {0} from {1} rejected: {2}", transferId, sender.Path, reason);
+            layout.Skip(stream);
+            return true;
+        }
+        var data = ChunkArrayPool.Received.Rent(total);
+        layout.ReadInto(stream, data);
+        target.Tell(new TensorChunk(transferId, 0, 1, total, 0, data), sender);
+        return true;
     }
 
     private IActorRef Resolve(string path) => _refs.GetOrAdd(path, p => _system.Provider.ResolveActorRef(p));
@@ -245,19 +256,23 @@ public sealed class BulkWriter : IDisposable
             {
                 var target = PathOf(transfer.Target);
                 var sender = PathOf(transfer.Sender);
-                foreach (var chunk in transfer.Tensor.ChunksToWrite)
+                // The chunk layout, then the values straight from the tensor's own array: one socket write, no copy.
+                var tensor = transfer.Tensor;
+                writer.Write(BulkChannel.TensorFrame);
+                writer.Write(target);
+                writer.Write(sender);
+                writer.Write(tensor.TransferId);
+                writer.Write(tensor.ChunkCount);
+                writer.Write(tensor.Length);
+                writer.Write(tensor.ChunkCount); // all of them sent
+                for (var i = 0; i < tensor.ChunkCount; i++)
                 {
-                    writer.Write(BulkChannel.ChunkFrame);
-                    writer.Write(target);
-                    writer.Write(sender);
-                    writer.Write(chunk.TransferId);
-                    writer.Write(chunk.Index);
-                    writer.Write(chunk.Count);
-                    writer.Write(chunk.TotalLength);
-                    writer.Write(chunk.Offset);
-                    writer.Write(chunk.Data.Length);
-                    writer.Write(MemoryMarshal.AsBytes(chunk.Data.AsSpan()));
+                    var (offset, length) = tensor.ChunkAt(i);
+                    writer.Write(i);
+                    writer.Write(offset);
+                    writer.Write(length);
                 }
+                writer.Write(MemoryMarshal.AsBytes(tensor.Data));
                 var serializer = _system.Serialization.FindSerializerFor(transfer.Header);
                 var bytes = serializer.ToBinary(transfer.Header);
                 writer.Write(BulkChannel.MessageFrame);
@@ -271,7 +286,7 @@ public sealed class BulkWriter : IDisposable
                 {
                     writer.Flush();
                 }
-                transfer.Tensor.Unhold(); // its arrays are in the socket's buffer now
+                transfer.Tensor.Unhold(); // its values are in the socket's buffer now
             }
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
