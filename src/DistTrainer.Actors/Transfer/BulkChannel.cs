@@ -21,8 +21,8 @@ namespace DistTrainer.Actors.Transfer;
 /// Throughput comes from doing little per chunk, as a plain socket copy does: the writer sends the values straight
 /// from the tensor's own array in one write, the reader checks the layout (<see cref="ChunkLayout"/>: the checks of
 /// <see cref="ChunkAssembler"/>) and reads the values in one read straight into one pooled array
-/// (<see cref="ChunkArrayPool.Received"/>), which reaches the actor as a single whole-tensor chunk: one message and
-/// one mailbox run per transfer, whatever the chunk size.
+/// (<see cref="ChunkArrayPool.Received"/>), which reaches the actor as a single whole-tensor chunk told right before
+/// its header: one mailbox run per transfer, whatever the chunk size.
 /// </summary>
 public sealed class BulkChannel : IDisposable
 {
@@ -84,6 +84,7 @@ public sealed class BulkChannel : IDisposable
     private void ReadLoop(Socket socket)
     {
         var layout = new ChunkLayout();
+        Held held = default; // a tensor is told together with the message after it (its header): one mailbox run for both
         try
         {
             using var stream = new BufferedStream(new NetworkStream(socket, ownsSocket: true), StreamBufferBytes);
@@ -103,10 +104,12 @@ public sealed class BulkChannel : IDisposable
                 var sender = Resolve(reader.ReadString());
                 if (kind == TensorFrame)
                 {
-                    if (!ReadTensor(reader, stream, layout, target, sender))
+                    held.Deliver();
+                    if (!ReadTensor(reader, stream, layout, sender, out var chunk))
                     {
                         return;
                     }
+                    held = new Held(target, chunk, sender);
                     continue;
                 }
                 var serializerId = reader.ReadInt32();
@@ -118,6 +121,8 @@ public sealed class BulkChannel : IDisposable
                     return;
                 }
                 var message = _system.Serialization.Deserialize(reader.ReadBytes(size), serializerId, manifest);
+                held.Deliver();
+                held = default;
                 target.Tell(message, sender);
             }
         }
@@ -131,13 +136,14 @@ public sealed class BulkChannel : IDisposable
     }
 
     /// <summary>
-    /// Reads one transfer's chunk layout and values. A valid one is told to <paramref name="target"/> as a single
-    /// whole-tensor chunk, its values read from the socket straight into a pooled array (the receiving
-    /// <see cref="ChunkAssembler"/> gives it back); an invalid one is logged with its reason and skipped, so the
-    /// header that follows finds no chunks. False when the frame cannot be trusted (the connection is then closed).
+    /// Reads one transfer's chunk layout and values. A valid one becomes a single whole-tensor
+    /// <paramref name="chunk"/>, its values read from the socket straight into a pooled array (the receiving
+    /// <see cref="ChunkAssembler"/> gives it back); an invalid one is logged with its reason and skipped (null), so
+    /// the header that follows finds no chunks. False when the frame cannot be trusted (the connection is then closed).
     /// </summary>
-    private bool ReadTensor(BinaryReader reader, Stream stream, ChunkLayout layout, IActorRef target, IActorRef sender)
+    private bool ReadTensor(BinaryReader reader, Stream stream, ChunkLayout layout, IActorRef sender, out TensorChunk? chunk)
     {
+        chunk = null;
         var transferId = reader.ReadInt64();
         var count = reader.ReadInt32();
         var total = reader.ReadInt32();
@@ -165,8 +171,19 @@ public sealed class BulkChannel : IDisposable
         }
         var data = ChunkArrayPool.Received.Rent(total);
         layout.ReadInto(stream, data);
-        target.Tell(new TensorChunk(transferId, 0, 1, total, 0, data), sender);
+        chunk = new TensorChunk(transferId, 0, 1, total, 0, data);
         return true;
+    }
+
+    private readonly record struct Held(IActorRef? Target, TensorChunk? Chunk, IActorRef? Sender)
+    {
+        public void Deliver()
+        {
+            if (Chunk is not null)
+            {
+                Target!.Tell(Chunk, Sender);
+            }
+        }
     }
 
     private IActorRef Resolve(string path) => _refs.GetOrAdd(path, p => _system.Provider.ResolveActorRef(p));

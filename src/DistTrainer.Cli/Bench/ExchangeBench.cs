@@ -113,7 +113,7 @@ public static class ExchangeBench
             {
                 data[i] = MathF.Sin(i) * 0.01f; // finite values: the receivers reject NaN/Inf
             }
-            var driver = system.ActorOf(Props.Create(() => new Driver(echo, data, settings.ChunkFloats)), "driver");
+            var driver = system.ActorOf(Props.Create(() => new Driver(echo, data, settings.ChunkFloats)).WithDispatcher(DistTrainerSettings.ParameterServerDispatcher), "driver");
             var times = new List<double>();
             var rawTimes = new List<double>();
             for (var r = 0; r < WarmUps + reps; r++)
@@ -170,7 +170,7 @@ public static class ExchangeBench
         var system = ActorSystem.Create(SystemName, Config(port, bulk));
         TransferFlow.Get(system);
         var settings = DistTrainerSettings.Create(system);
-        system.ActorOf(Props.Create(() => new Echo(floats, settings.ChunkFloats, settings.MaxOpenTransfers)), EchoName);
+        system.ActorOf(Props.Create(() => new Echo(floats, settings.ChunkFloats, settings.MaxOpenTransfers)).WithDispatcher(DistTrainerSettings.WorkerDispatcher), EchoName);
         Console.WriteLine(PeerReady);
         Console.In.ReadToEnd();
         Console.SetError(TextWriter.Null); // the driver is done: its connection closing while this stops is expected
