@@ -15,7 +15,10 @@ namespace DistTrainer.Cli.Bench;
 /// <summary>
 /// `disttrainer bench exchange`: one parameter-server/worker round trip between two processes on 127.0.0.1 over
 /// Akka.Remote: the weights (ParametersSnapshot) go out, a gradient of the same size (PushGradients) comes back, both
-/// chunked and flow-controlled exactly as in training. Reports MB/s (both directions) next to a plain TCP socket copy
+/// chunked and flow-controlled as in training, by actors on the parameter server's and the workers' dispatchers. Each
+/// side does one pass over the values per round trip (standing for the optimizer and the model) and no other copy:
+/// the sender's values live in the outgoing tensor, the receiver keeps the received array
+/// (<see cref="ChunkAssembler.TryKeep"/>). Reports MB/s (both directions) next to a plain TCP socket copy
 /// of the same bytes (send N bytes, echo N bytes back) measured in the same run. The machine may be busy, so both are
 /// measured the same way: <see cref="WarmUps"/> untimed round trips, then the timed ones alternate between the
 /// exchange and the plain socket (each sees the same load), and the medians are compared.
