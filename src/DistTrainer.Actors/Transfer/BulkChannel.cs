@@ -13,15 +13,15 @@ namespace DistTrainer.Actors.Transfer;
 /// Optional bulk path for chunked tensors (<c>disttrainer.bulk-channel = on</c>): a plain TCP connection per pair of
 /// nodes, next to Akka.Remote's. The sending actor (see <see cref="TransferFlow.Send"/>) or the node's
 /// <see cref="TransferOutbox"/> hands a whole transfer (its tensor and its header) to a <see cref="BulkWriter"/> in one
-/// step, which writes it in order on its own thread: a tensor as its chunk layout (index, offset, length of each
-/// chunk) followed by its raw float bytes, any other message with the project's serializer. The receiving node's
-/// reader tells the messages to the target actor as if they came from the original sender. Only
-/// <see cref="DistTrainerSerializer"/> payloads and tensors of at most 16M floats are accepted. Heartbeats never share
+/// step, which writes it in order on its own thread as one frame: the tensor's chunk layout (index, offset, length of
+/// each chunk), the header serialized with the project's serializer, then the tensor's raw float bytes. The receiving
+/// node's reader tells the chunk and the header to the target actor as if they came from the original sender. Only
+/// <see cref="DistTrainerSerializer"/> headers and tensors of at most 16M floats are accepted. Heartbeats never share
 /// this connection, and TCP's own back-pressure (a bounded queue in front of a blocking socket) is the flow control.
 /// Throughput comes from doing little per chunk, as a plain socket copy does: the writer sends the values straight
 /// from the tensor's own array in one write, the reader checks the layout (<see cref="ChunkLayout"/>: the checks of
 /// <see cref="ChunkAssembler"/>) and reads the values in one read straight into one pooled array
-/// (<see cref="ChunkArrayPool.Received"/>), which reaches the actor as a single whole-tensor chunk told right before
+/// (<see cref="ChunkArrayPool.Received"/>), which reaches the actor as a single whole-tensor chunk told together with
 /// its header: one mailbox run per transfer, whatever the chunk size.
 /// </summary>
 public sealed class BulkChannel : IDisposable
@@ -29,9 +29,9 @@ public sealed class BulkChannel : IDisposable
     private readonly ExtendedActorSystem _system;
     private readonly TcpListener _listener;
     private readonly ILoggingAdapter _log;
-    internal const byte MessageFrame = 0;
-    internal const byte TensorFrame = 2;
+    internal const byte TransferFrame = 3;
     internal const int MaxFloats = 16 << 20;
+    private const int MaxHeaderBytes = 1 << 20; // a header names its tensor, it does not carry it
     internal const int StreamBufferBytes = 8 << 10;
     internal const int SocketBufferBytes = 4 << 20;
     private readonly ConcurrentDictionary<string, IActorRef> _refs = new(StringComparer.Ordinal);
@@ -84,7 +84,6 @@ public sealed class BulkChannel : IDisposable
     private void ReadLoop(Socket socket)
     {
         var layout = new ChunkLayout();
-        Held held = default; // a tensor is told together with the message after it (its header): one mailbox run for both
         try
         {
             using var stream = new BufferedStream(new NetworkStream(socket, ownsSocket: true), StreamBufferBytes);
@@ -100,30 +99,23 @@ public sealed class BulkChannel : IDisposable
                 {
                     return;
                 }
-                var target = Resolve(reader.ReadString());
-                var sender = Resolve(reader.ReadString());
-                if (kind == TensorFrame)
+                if (kind != TransferFrame)
                 {
-                    held.Deliver();
-                    if (!ReadTensor(reader, stream, layout, sender, out var chunk))
-                    {
-                        return;
-                    }
-                    held = new Held(target, chunk, sender);
-                    continue;
-                }
-                var serializerId = reader.ReadInt32();
-                var manifest = reader.ReadString();
-                var size = reader.ReadInt32();
-                if (serializerId != DistTrainerSerializer.SerializerId || size < 0 || size > MaxFloats * sizeof(float))
-                {
-                    _log.Warning("bulk channel: refused a message with serializer {0} and {1} bytes; closing the connection", serializerId, size);
+                    _log.Warning("bulk channel: refused a frame of kind {0}; closing the connection", kind);
                     return;
                 }
-                var message = _system.Serialization.Deserialize(reader.ReadBytes(size), serializerId, manifest);
-                held.Deliver();
-                held = default;
-                target.Tell(message, sender);
+                var target = Resolve(reader.ReadString());
+                var sender = Resolve(reader.ReadString());
+                if (!ReadTransfer(reader, stream, layout, sender, out var chunk, out var header))
+                {
+                    return;
+                }
+                // Both at once, the chunk first: one mailbox run per transfer, and the header finds its chunk.
+                if (chunk is not null)
+                {
+                    target.Tell(chunk, sender);
+                }
+                target.Tell(header, sender);
             }
         }
         catch (Exception e) when (e is IOException or SocketException or System.Runtime.Serialization.SerializationException or ObjectDisposedException)
@@ -136,14 +128,16 @@ public sealed class BulkChannel : IDisposable
     }
 
     /// <summary>
-    /// Reads one transfer's chunk layout and values. A valid one becomes a single whole-tensor
-    /// <paramref name="chunk"/>, its values read from the socket straight into a pooled array (the receiving
-    /// <see cref="ChunkAssembler"/> gives it back); an invalid one is logged with its reason and skipped (null), so
-    /// the header that follows finds no chunks. False when the frame cannot be trusted (the connection is then closed).
+    /// Reads one transfer: its chunk layout, its header message, then its values. A valid layout gives a single
+    /// whole-tensor <paramref name="chunk"/>, its values read from the socket straight into a pooled array (the
+    /// receiving <see cref="ChunkAssembler"/> gives it back); an invalid one is logged with its reason and its values
+    /// skipped (no chunk), so the header finds no chunks. False when the frame cannot be trusted (the connection is
+    /// then closed).
     /// </summary>
-    private bool ReadTensor(BinaryReader reader, Stream stream, ChunkLayout layout, IActorRef sender, out TensorChunk? chunk)
+    private bool ReadTransfer(BinaryReader reader, Stream stream, ChunkLayout layout, IActorRef sender, out TensorChunk? chunk, out object header)
     {
         chunk = null;
+        header = "";
         var transferId = reader.ReadInt64();
         var count = reader.ReadInt32();
         var total = reader.ReadInt32();
@@ -163,6 +157,15 @@ public sealed class BulkChannel : IDisposable
             _log.Warning("bulk channel: refused transfer {0} with a chunk of negative length or over {1} floats in all; closing the connection", transferId, MaxFloats);
             return false;
         }
+        var serializerId = reader.ReadInt32();
+        var manifest = reader.ReadString();
+        var size = reader.ReadInt32();
+        if (serializerId != DistTrainerSerializer.SerializerId || size is < 0 or > MaxHeaderBytes)
+        {
+            _log.Warning("bulk channel: refused a header with serializer {0} and {1} bytes; closing the connection", serializerId, size);
+            return false;
+        }
+        header = _system.Serialization.Deserialize(reader.ReadBytes(size), serializerId, manifest);
         if (layout.Check(total) is { } reason)
         {
             _log.Warning("bulk channel: transfer {0} from {1} rejected: {2}", transferId, sender.Path, reason);
@@ -173,17 +176,6 @@ public sealed class BulkChannel : IDisposable
         layout.ReadInto(stream, data);
         chunk = new TensorChunk(transferId, 0, 1, total, 0, data);
         return true;
-    }
-
-    private readonly record struct Held(IActorRef? Target, TensorChunk? Chunk, IActorRef? Sender)
-    {
-        public void Deliver()
-        {
-            if (Chunk is not null)
-            {
-                Target!.Tell(Chunk, Sender);
-            }
-        }
     }
 
     private IActorRef Resolve(string path) => _refs.GetOrAdd(path, p => _system.Provider.ResolveActorRef(p));
@@ -273,9 +265,10 @@ public sealed class BulkWriter : IDisposable
             {
                 var target = PathOf(transfer.Target);
                 var sender = PathOf(transfer.Sender);
-                // The chunk layout, then the values straight from the tensor's own array: one socket write, no copy.
+                // The chunk layout and the header, then the values straight from the tensor's own array: one
+                // socket write for them, no copy, and nothing the reader waits for after the values.
                 var tensor = transfer.Tensor;
-                writer.Write(BulkChannel.TensorFrame);
+                writer.Write(BulkChannel.TransferFrame);
                 writer.Write(target);
                 writer.Write(sender);
                 writer.Write(tensor.TransferId);
@@ -289,16 +282,13 @@ public sealed class BulkWriter : IDisposable
                     writer.Write(offset);
                     writer.Write(length);
                 }
-                writer.Write(MemoryMarshal.AsBytes(tensor.Data));
                 var serializer = _system.Serialization.FindSerializerFor(transfer.Header);
                 var bytes = serializer.ToBinary(transfer.Header);
-                writer.Write(BulkChannel.MessageFrame);
-                writer.Write(target);
-                writer.Write(sender);
                 writer.Write(serializer.Identifier);
                 writer.Write(Akka.Serialization.Serialization.ManifestFor(serializer, transfer.Header));
                 writer.Write(bytes.Length);
                 writer.Write(bytes);
+                writer.Write(MemoryMarshal.AsBytes(tensor.Data));
                 if (_queue.Count == 0)
                 {
                     writer.Flush();

@@ -83,11 +83,9 @@ public sealed class BulkChannelSpec
             using var client = new System.Net.Sockets.TcpClient("127.0.0.1", port);
             using var writer = new BinaryWriter(client.GetStream());
             // Transfer 5 sends chunk 0 twice (and never chunk 1): rejected before any value is used.
-            WriteTensor(writer, judge, 5, 2, length, [(0, 0, half), (0, 0, half)], [values[..half], values[..half]]);
-            WriteMessage(writer, sending, judge, new ParametersSnapshot(1, length, 5, []));
+            WriteTransfer(writer, sending, judge, 5, 2, length, [(0, 0, half), (0, 0, half)], [values[..half], values[..half]], new ParametersSnapshot(1, length, 5, []));
             // Transfer 6 is whole, its chunks on the wire in reverse order.
-            WriteTensor(writer, judge, 6, 2, length, [(1, half, length - half), (0, 0, half)], [values[half..], values[..half]]);
-            WriteMessage(writer, sending, judge, new ParametersSnapshot(2, length, 6, []));
+            WriteTransfer(writer, sending, judge, 6, 2, length, [(1, half, length - half), (0, 0, half)], [values[half..], values[..half]], new ParametersSnapshot(2, length, 6, []));
             writer.Flush();
 
             var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token;
@@ -105,10 +103,11 @@ public sealed class BulkChannelSpec
         }
     }
 
-    /// <summary>A tensor frame as <see cref="BulkWriter"/> writes it, with any layout.</summary>
-    private static void WriteTensor(BinaryWriter writer, IActorRef target, long transferId, int count, int total, (int Index, int Offset, int Length)[] chunks, float[][] values)
+    /// <summary>A transfer frame as <see cref="BulkWriter"/> writes it, with any layout.</summary>
+    private static void WriteTransfer(BinaryWriter writer, ActorSystem system, IActorRef target, long transferId, int count, int total,
+        (int Index, int Offset, int Length)[] chunks, float[][] values, object header)
     {
-        writer.Write(BulkChannel.TensorFrame);
+        writer.Write(BulkChannel.TransferFrame);
         writer.Write(Akka.Serialization.Serialization.SerializedActorPath(target));
         writer.Write(Akka.Serialization.Serialization.SerializedActorPath(target));
         writer.Write(transferId);
@@ -121,23 +120,16 @@ public sealed class BulkChannelSpec
             writer.Write(offset);
             writer.Write(length);
         }
+        var serializer = system.Serialization.FindSerializerFor(header);
+        var bytes = serializer.ToBinary(header);
+        writer.Write(serializer.Identifier);
+        writer.Write(Akka.Serialization.Serialization.ManifestFor(serializer, header));
+        writer.Write(bytes.Length);
+        writer.Write(bytes);
         foreach (var piece in values)
         {
             writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(piece.AsSpan()));
         }
-    }
-
-    private static void WriteMessage(BinaryWriter writer, ActorSystem system, IActorRef target, object message)
-    {
-        var serializer = system.Serialization.FindSerializerFor(message);
-        var bytes = serializer.ToBinary(message);
-        writer.Write(BulkChannel.MessageFrame);
-        writer.Write(Akka.Serialization.Serialization.SerializedActorPath(target));
-        writer.Write(Akka.Serialization.Serialization.SerializedActorPath(target));
-        writer.Write(serializer.Identifier);
-        writer.Write(Akka.Serialization.Serialization.ManifestFor(serializer, message));
-        writer.Write(bytes.Length);
-        writer.Write(bytes);
     }
 
     private static float[] Values(long version) => TestData.Random(Floats, (int)version);
