@@ -29,8 +29,8 @@ public sealed class BulkChannel : IDisposable
     private readonly ExtendedActorSystem _system;
     private readonly TcpListener _listener;
     private readonly ILoggingAdapter _log;
-    internal const byte TransferFrame = 3;
-    internal const int MaxFloats = 16 << 20;
+    internal const byte TransferFrame = 3; // 0 and 1 were the per-chunk frames of earlier versions: refused
+    private const int MaxFloats = 16 << 20;
     private const int MaxHeaderBytes = 1 << 20; // a header names its tensor, it does not carry it
     internal const int StreamBufferBytes = 8 << 10;
     internal const int SocketBufferBytes = 4 << 20;
