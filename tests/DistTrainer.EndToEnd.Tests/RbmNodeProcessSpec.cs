@@ -20,14 +20,15 @@ public sealed class RbmNodeProcessSpec : IDisposable
         var seed = $"akka.tcp://disttrainer@127.0.0.1:{port}";
         var coordinator = _nodes.Start("coordinator", ["node", "--role", "coordinator,parameter-server", "--port", $"{port}",
             "--min-workers", "2", .. job, "--result", "result.json", "--json", "--out", "run"]);
+        var single = _nodes.Start("single", ["train", .. job, "--out", "single", "--json", "--quiet"]);
+        // The mlp worker goes first: once the rbm workers are in, the job may be over before a late node joins.
         var mlpWorker = _nodes.Start("mlp-worker", "node", "--role", "worker", "--port", "0", "--seed-node", seed);
+        Assert.Equal(3, await mlpWorker.WaitForExit(_jobTimeout));
+        Assert.Contains("it prepared its data for an mlp, the job trains rbm 64-40; start the worker with --model rbm", mlpWorker.Stderr, StringComparison.Ordinal);
         var workers = Enumerable.Range(0, 2)
             .Select(i => _nodes.Start($"worker-{i}", "node", "--role", "worker", "--port", "0", "--seed-node", seed, "--model", "rbm"))
             .ToArray();
-        var single = _nodes.Start("single", ["train", .. job, "--out", "single", "--json", "--quiet"]);
 
-        Assert.Equal(3, await mlpWorker.WaitForExit(_jobTimeout));
-        Assert.Contains("it prepared its data for an mlp, the job trains rbm 64-40; start the worker with --model rbm", mlpWorker.Stderr, StringComparison.Ordinal);
         var exit = await coordinator.WaitForExit(_jobTimeout);
         Assert.True(exit == 0, $"coordinator exit {exit}:\n{coordinator.Tail()}");
         foreach (var worker in workers)

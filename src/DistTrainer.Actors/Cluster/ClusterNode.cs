@@ -1,3 +1,4 @@
+using System.Globalization;
 using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
@@ -79,6 +80,7 @@ public sealed class ClusterNode
           remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
           cluster {
             seed-nodes = []
+            shutdown-after-unsuccessful-join-seed-nodes = 120s
             split-brain-resolver.active-strategy = keep-majority
             log-info-verbose = off
           }
@@ -230,6 +232,11 @@ public sealed class ClusterNode
 
     /// <summary>Why the ActorSystem stopped (e.g. it left the cluster, or was downed); null while it runs.</summary>
     public CoordinatedShutdown.Reason? ShutdownReason => CoordinatedShutdown.Get(System).ShutdownReason;
+
+    /// <summary>Why the node stopped when it never joined: no seed node answered within the configured time.</summary>
+    public string? JoinFailure => ShutdownReason is CoordinatedShutdown.ClusterJoinUnsuccessfulReason
+        ? string.Create(CultureInfo.InvariantCulture, $"could not join the cluster: no seed node of [{string.Join(", ", Cluster.Settings.SeedNodes)}] answered within {Cluster.Settings.ShutdownAfterUnsuccessfulJoinSeedNodes?.TotalSeconds:0.#} s")
+        : null;
 
     private static Address ParseSeed(string seed)
     {

@@ -241,6 +241,11 @@ public static class NodeCommand
         {
             return signal;
         }
+        if (node.JoinFailure is { } joinFailure)
+        {
+            Console.Error.WriteLine($"error: {joinFailure}");
+            return 1;
+        }
         if (isCoordinator)
         {
             return exit;
