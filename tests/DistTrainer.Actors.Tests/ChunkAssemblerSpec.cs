@@ -93,4 +93,36 @@ public sealed class ChunkAssemblerSpec
             Assert.False(ReceivedTensor.IsFinite(values));
         }
     }
+
+    [Fact]
+    public void Assembler_should_hand_over_a_tensor_that_came_in_one_pooled_piece()
+    {
+        const int length = 1251; // a length no other test rents from the shared pool
+        var whole = ChunkArrayPool.Received.Rent(length);
+        var assembler = new ChunkAssembler(4, length);
+        Assert.True(assembler.Add(_sender, new TensorChunk(31, 0, 1, length, 0, whole), out var reason, out _), reason);
+        Assert.True(assembler.TryTake(_sender, length, 31, [], length, out _, out var why), why);
+        Assert.True(assembler.TryKeep(out var kept));
+        Assert.Same(whole, kept);
+        Assert.False(assembler.TryKeep(out _)); // handed over once
+        assembler.Forget(_sender); // the next call must not recycle the kept array
+        Assert.NotSame(whole, ChunkArrayPool.Received.Rent(length));
+    }
+
+    [Fact]
+    public void Assembler_should_keep_a_tensor_of_several_pieces_or_a_rejected_one()
+    {
+        var outgoing = OutgoingTensor.Create(TestData.Random(1000, 4), 32, 128);
+        var assembler = new ChunkAssembler(4, 1000);
+        foreach (var chunk in outgoing.Chunks)
+        {
+            assembler.Add(_sender, chunk, out _, out _);
+        }
+        Assert.True(assembler.TryTake(_sender, 1000, 32, [], 1000, out _, out var why), why);
+        Assert.False(assembler.TryKeep(out _));
+
+        assembler.Add(_sender, new TensorChunk(33, 0, 1, 1000, 0, new float[1000]), out _, out _);
+        Assert.False(assembler.TryTake(_sender, 999, 33, [], 999, out _, out _)); // wrong length
+        Assert.False(assembler.TryKeep(out _));
+    }
 }

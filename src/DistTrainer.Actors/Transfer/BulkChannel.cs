@@ -12,29 +12,26 @@ namespace DistTrainer.Actors.Transfer;
 /// <summary>
 /// Optional bulk path for chunked tensors (<c>disttrainer.bulk-channel = on</c>): a plain TCP connection per pair of
 /// nodes, next to Akka.Remote's. The sending actor (see <see cref="TransferFlow.Send"/>) or the node's
-/// <see cref="TransferOutbox"/> hands a whole transfer (its chunks and its header) to a <see cref="BulkWriter"/> in one
-/// step, which writes it in order on its own thread: a chunk as its
-/// fields and raw float bytes, any other message with the project's serializer. The receiving node's reader tells the
-/// messages to the target actor as if they came from the original sender, so the actors see exactly what Akka.Remote
-/// would have delivered. Only <see cref="DistTrainerSerializer"/> payloads and chunks of at most 16M floats are
-/// accepted. Heartbeats never share this connection, and TCP's own back-pressure (a bounded queue in front of a
-/// blocking socket) is the flow control.
-/// Throughput comes from doing little per chunk: the float bytes go between the socket and the chunk arrays without
-/// a copy through a stream buffer (<see cref="StreamBufferBytes"/> is smaller than a chunk, so
-/// <see cref="BufferedStream"/> passes them straight through), chunk arrays come from <see cref="ChunkArrayPool.Received"/>
-/// (the receiving <see cref="ChunkAssembler"/> gives them back), and the reader
-/// tells a transfer's chunks in one burst when its header arrives, so the actor's mailbox is scheduled once per
-/// transfer rather than once per chunk.
+/// <see cref="TransferOutbox"/> hands a whole transfer (its tensor and its header) to a <see cref="BulkWriter"/> in one
+/// step, which writes it in order on its own thread as one frame: the tensor's chunk layout (index, offset, length of
+/// each chunk), the header serialized with the project's serializer, then the tensor's raw float bytes. The receiving
+/// node's reader tells the chunk and the header to the target actor as if they came from the original sender. Only
+/// <see cref="DistTrainerSerializer"/> headers and tensors of at most 16M floats are accepted. Heartbeats never share
+/// this connection, and TCP's own back-pressure (a bounded queue in front of a blocking socket) is the flow control.
+/// Throughput comes from doing little per chunk, as a plain socket copy does: the writer sends the values straight
+/// from the tensor's own array in one write, the reader checks the layout (<see cref="ChunkLayout"/>: the checks of
+/// <see cref="ChunkAssembler"/>) and reads the values in one read straight into one pooled array
+/// (<see cref="ChunkArrayPool.Received"/>), which reaches the actor as a single whole-tensor chunk told together with
+/// its header: one mailbox run per transfer, whatever the chunk size.
 /// </summary>
 public sealed class BulkChannel : IDisposable
 {
     private readonly ExtendedActorSystem _system;
     private readonly TcpListener _listener;
     private readonly ILoggingAdapter _log;
-    internal const byte MessageFrame = 0;
-    internal const byte ChunkFrame = 1;
+    internal const byte TransferFrame = 3; // 0 and 1 were the per-chunk frames of earlier versions: refused
     private const int MaxFloats = 16 << 20;
-    private const int MaxHeldChunks = 1024; // a sender that never sends the header still gets its chunks delivered
+    private const int MaxHeaderBytes = 1 << 20; // a header names its tensor, it does not carry it
     internal const int StreamBufferBytes = 8 << 10;
     internal const int SocketBufferBytes = 4 << 20;
     private readonly ConcurrentDictionary<string, IActorRef> _refs = new(StringComparer.Ordinal);
@@ -86,7 +83,7 @@ public sealed class BulkChannel : IDisposable
 
     private void ReadLoop(Socket socket)
     {
-        var held = new List<(IActorRef Target, TensorChunk Chunk, IActorRef Sender)>();
+        var layout = new ChunkLayout();
         try
         {
             using var stream = new BufferedStream(new NetworkStream(socket, ownsSocket: true), StreamBufferBytes);
@@ -102,42 +99,23 @@ public sealed class BulkChannel : IDisposable
                 {
                     return;
                 }
-                var target = Resolve(reader.ReadString());
-                var sender = Resolve(reader.ReadString());
-                if (kind == ChunkFrame)
+                if (kind != TransferFrame)
                 {
-                    // A chunk's floats come straight off the socket into the message's own array: no serializer copy.
-                    var transferId = reader.ReadInt64();
-                    var index = reader.ReadInt32();
-                    var count = reader.ReadInt32();
-                    var total = reader.ReadInt32();
-                    var offset = reader.ReadInt32();
-                    var length = reader.ReadInt32();
-                    if (length < 0 || length > MaxFloats)
-                    {
-                        _log.Warning("bulk channel: refused a chunk of {0} floats; closing the connection", length);
-                        return;
-                    }
-                    var data = ChunkArrayPool.Received.Rent(length);
-                    stream.ReadExactly(MemoryMarshal.AsBytes(data.AsSpan()));
-                    held.Add((target, new TensorChunk(transferId, index, count, total, offset, data), sender));
-                    if (held.Count >= MaxHeldChunks)
-                    {
-                        Deliver(held);
-                    }
-                    continue;
-                }
-                var serializerId = reader.ReadInt32();
-                var manifest = reader.ReadString();
-                var size = reader.ReadInt32();
-                if (serializerId != DistTrainerSerializer.SerializerId || size < 0 || size > MaxFloats * sizeof(float))
-                {
-                    _log.Warning("bulk channel: refused a message with serializer {0} and {1} bytes; closing the connection", serializerId, size);
+                    _log.Warning("bulk channel: refused a frame of kind {0}; closing the connection", kind);
                     return;
                 }
-                var message = _system.Serialization.Deserialize(reader.ReadBytes(size), serializerId, manifest);
-                Deliver(held); // the chunks before this message, in order
-                target.Tell(message, sender);
+                var target = Resolve(reader.ReadString());
+                var sender = Resolve(reader.ReadString());
+                if (!ReadTransfer(reader, stream, layout, sender, out var chunk, out var header))
+                {
+                    return;
+                }
+                // Both at once, the chunk first: one mailbox run per transfer, and the header finds its chunk.
+                if (chunk is not null)
+                {
+                    target.Tell(chunk, sender);
+                }
+                target.Tell(header, sender);
             }
         }
         catch (Exception e) when (e is IOException or SocketException or System.Runtime.Serialization.SerializationException or ObjectDisposedException)
@@ -149,13 +127,55 @@ public sealed class BulkChannel : IDisposable
         }
     }
 
-    private static void Deliver(List<(IActorRef Target, TensorChunk Chunk, IActorRef Sender)> held)
+    /// <summary>
+    /// Reads one transfer: its chunk layout, its header message, then its values. A valid layout gives a single
+    /// whole-tensor <paramref name="chunk"/>, its values read from the socket straight into a pooled array (the
+    /// receiving <see cref="ChunkAssembler"/> gives it back); an invalid one is logged with its reason and its values
+    /// skipped (no chunk), so the header finds no chunks. False when the frame cannot be trusted (the connection is
+    /// then closed).
+    /// </summary>
+    private bool ReadTransfer(BinaryReader reader, Stream stream, ChunkLayout layout, IActorRef sender, out TensorChunk? chunk, out object header)
     {
-        foreach (var (target, chunk, sender) in held)
+        chunk = null;
+        header = "";
+        var transferId = reader.ReadInt64();
+        var count = reader.ReadInt32();
+        var total = reader.ReadInt32();
+        var sent = reader.ReadInt32();
+        if (total is <= 0 or > MaxFloats || count <= 0 || count > total || sent < 0 || sent > count)
         {
-            target.Tell(chunk, sender);
+            _log.Warning("bulk channel: refused a tensor of {0} floats in {1} chunks ({2} sent); closing the connection", total, count, sent);
+            return false;
         }
-        held.Clear();
+        layout.Reset(count, sent);
+        for (var k = 0; k < sent; k++)
+        {
+            layout.Set(k, reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32());
+        }
+        if (layout.PayloadFloats() is < 0 or > MaxFloats)
+        {
+            _log.Warning("bulk channel: refused transfer {0} with a chunk of negative length or over {1} floats in all; closing the connection", transferId, MaxFloats);
+            return false;
+        }
+        var serializerId = reader.ReadInt32();
+        var manifest = reader.ReadString();
+        var size = reader.ReadInt32();
+        if (serializerId != DistTrainerSerializer.SerializerId || size is < 0 or > MaxHeaderBytes)
+        {
+            _log.Warning("bulk channel: refused a header with serializer {0} and {1} bytes; closing the connection", serializerId, size);
+            return false;
+        }
+        header = _system.Serialization.Deserialize(reader.ReadBytes(size), serializerId, manifest);
+        if (layout.Check(total) is { } reason)
+        {
+            _log.Warning("bulk channel: transfer {0} from {1} rejected: {2}", transferId, sender.Path, reason);
+            layout.Skip(stream);
+            return true;
+        }
+        var data = ChunkArrayPool.Received.Rent(total);
+        layout.ReadInto(stream, data);
+        chunk = new TensorChunk(transferId, 0, 1, total, 0, data);
+        return true;
     }
 
     private IActorRef Resolve(string path) => _refs.GetOrAdd(path, p => _system.Provider.ResolveActorRef(p));
@@ -245,33 +265,35 @@ public sealed class BulkWriter : IDisposable
             {
                 var target = PathOf(transfer.Target);
                 var sender = PathOf(transfer.Sender);
-                foreach (var chunk in transfer.Tensor.ChunksToWrite)
+                // The chunk layout and the header, then the values straight from the tensor's own array: one
+                // socket write for them, no copy, and nothing the reader waits for after the values.
+                var tensor = transfer.Tensor;
+                writer.Write(BulkChannel.TransferFrame);
+                writer.Write(target);
+                writer.Write(sender);
+                writer.Write(tensor.TransferId);
+                writer.Write(tensor.ChunkCount);
+                writer.Write(tensor.Length);
+                writer.Write(tensor.ChunkCount); // all of them sent
+                for (var i = 0; i < tensor.ChunkCount; i++)
                 {
-                    writer.Write(BulkChannel.ChunkFrame);
-                    writer.Write(target);
-                    writer.Write(sender);
-                    writer.Write(chunk.TransferId);
-                    writer.Write(chunk.Index);
-                    writer.Write(chunk.Count);
-                    writer.Write(chunk.TotalLength);
-                    writer.Write(chunk.Offset);
-                    writer.Write(chunk.Data.Length);
-                    writer.Write(MemoryMarshal.AsBytes(chunk.Data.AsSpan()));
+                    var (offset, length) = tensor.ChunkAt(i);
+                    writer.Write(i);
+                    writer.Write(offset);
+                    writer.Write(length);
                 }
                 var serializer = _system.Serialization.FindSerializerFor(transfer.Header);
                 var bytes = serializer.ToBinary(transfer.Header);
-                writer.Write(BulkChannel.MessageFrame);
-                writer.Write(target);
-                writer.Write(sender);
                 writer.Write(serializer.Identifier);
                 writer.Write(Akka.Serialization.Serialization.ManifestFor(serializer, transfer.Header));
                 writer.Write(bytes.Length);
                 writer.Write(bytes);
+                writer.Write(MemoryMarshal.AsBytes(tensor.Data));
                 if (_queue.Count == 0)
                 {
                     writer.Flush();
                 }
-                transfer.Tensor.Unhold(); // its arrays are in the socket's buffer now
+                transfer.Tensor.Unhold(); // its values are in the socket's buffer now
             }
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)

@@ -20,6 +20,7 @@ public sealed class ChunkAssembler
     private readonly Dictionary<(IActorRef Sender, long Id), Pending> _pending = [];
     private readonly LinkedList<(IActorRef Sender, long Id)> _arrival = new();
     private TensorChunk?[]? _taken;
+    private bool _takenIsValid; // the last call took a complete, checked tensor
 
     public ChunkAssembler(int maxOpenTransfers, int maxLength)
     {
@@ -141,8 +142,28 @@ public sealed class ChunkAssembler
             return false;
         }
         tensor = new ReceivedTensor(chunks!);
+        _takenIsValid = true;
         reason = null;
         return true;
+    }
+
+    /// <summary>
+    /// Keeps the array of the tensor just taken (by the last <see cref="TryTake"/>) when it arrived as one pooled
+    /// piece (over the bulk channel): it is then the caller's, read in place instead of copied, and given back with
+    /// <see cref="ChunkArrayPool.Return"/> on <see cref="ChunkArrayPool.Received"/> once no longer read (or left to
+    /// the garbage collector). False, and the tensor stays the assembler's, when it came in several pieces or inline.
+    /// </summary>
+    public bool TryKeep(out float[] array)
+    {
+        if (_takenIsValid && _taken is [{ Offset: 0, Data: { } whole } only] && whole.Length == only.TotalLength)
+        {
+            _taken = null;
+            _takenIsValid = false;
+            array = whole;
+            return true;
+        }
+        array = [];
+        return false;
     }
 
     /// <summary>Forgets every open transfer of a sender (e.g. once it is known dead).</summary>
@@ -168,6 +189,7 @@ public sealed class ChunkAssembler
 
     private void RecycleTaken()
     {
+        _takenIsValid = false;
         if (_taken is not null)
         {
             Recycle(_taken);

@@ -4,26 +4,31 @@ using DistTrainer.Actors.Messages;
 namespace DistTrainer.Actors.Transfer;
 
 /// <summary>
-/// A tensor ready to send: inline when it fits one chunk, otherwise split into <see cref="TensorChunk"/>s that go
-/// out before the header message naming <see cref="TransferId"/>. The chunks are immutable once built, so a broadcast
-/// sends the same chunk objects to every receiver.
-/// The chunk arrays come from <see cref="ChunkArrayPool.Outgoing"/>. The sender calls <see cref="Release"/> once it has
-/// made its last send; the arrays go back to the pool when, in addition, every bulk writer has written them. A chunk
-/// that leaves by another path (Akka.Remote, an in-process receiver, or a caller reading <see cref="Chunks"/>) may be
-/// read later by someone else, so such a tensor's arrays are left to the garbage collector.
+/// A tensor ready to send: inline when it fits one chunk, otherwise described as <see cref="TensorChunk"/>s of
+/// <c>chunkFloats</c> that go out before the header message naming <see cref="TransferId"/>.
+/// Ownership: a chunked tensor's values live in one whole-tensor array from <see cref="ChunkArrayPool.Outgoing"/>,
+/// which the tensor owns. The sender may write it (<see cref="Buffer"/>) only before the first send; from then on it
+/// is read only, by bulk writers straight into their sockets (no copy into chunk arrays), and it goes back to the pool
+/// once the sender has called <see cref="Release"/> and every holder (<see cref="Hold"/>: bulk writers, the outbox)
+/// is done. A path that keeps chunks for later (Akka.Remote, an in-process receiver, a caller reading
+/// <see cref="Chunks"/>) gets chunk arrays of its own, copied once and left to the garbage collector.
 /// </summary>
 public sealed class OutgoingTensor
 {
-    private readonly TensorChunk[] _chunks;
+    private readonly float[] _data;
+    private readonly int _chunkFloats;
+    private TensorChunk[]? _chunks;
     private int _holders = 1; // the sender, until Release
-    private volatile bool _escaped;
+    private bool _sent;
 
-    private OutgoingTensor(int length, long transferId, float[] inline, TensorChunk[] chunks)
+    private OutgoingTensor(int length, long transferId, float[] data, int chunkFloats, bool inline)
     {
         Length = length;
         TransferId = transferId;
-        Inline = inline;
-        _chunks = chunks;
+        _data = data;
+        _chunkFloats = chunkFloats;
+        Inline = inline ? data : [];
+        ChunkCount = inline ? 0 : (length + chunkFloats - 1) / chunkFloats;
     }
 
     public int Length { get; }
@@ -34,41 +39,65 @@ public sealed class OutgoingTensor
     /// <summary>The data for the header message's tensor field: the whole tensor, or empty when chunked.</summary>
     public float[] Inline { get; }
 
-    /// <summary>The chunks, for a caller that delivers them itself (they are then never recycled).</summary>
+    /// <summary>The tensor's values, for a sender that fills a tensor from <see cref="Rent"/>; only before the first send.</summary>
+    public Span<float> Buffer => _sent
+        ? throw new InvalidOperationException("an outgoing tensor is read only once it has been sent")
+        : _data.AsSpan(0, Length);
+
+    /// <summary>The chunks as messages, for a caller that delivers them itself: copies that belong to the caller.</summary>
     public IReadOnlyList<TensorChunk> Chunks
     {
         get
         {
-            _escaped = true;
-            return _chunks;
+            _sent = true;
+            if (Volatile.Read(ref _chunks) is { } built)
+            {
+                return built;
+            }
+            var chunks = new TensorChunk[ChunkCount];
+            for (var i = 0; i < chunks.Length; i++)
+            {
+                var (offset, length) = ChunkAt(i);
+                chunks[i] = new TensorChunk(TransferId, i, chunks.Length, Length, offset, _data.AsSpan(offset, length).ToArray());
+            }
+            return Interlocked.CompareExchange(ref _chunks, chunks, null) ?? chunks;
         }
     }
 
-    /// <summary>The chunks for a bulk writer, which holds the tensor (<see cref="Hold"/>) until it has written them.</summary>
-    internal IReadOnlyList<TensorChunk> ChunksToWrite => _chunks;
+    internal int ChunkCount { get; }
 
-    internal int ChunkCount => _chunks.Length;
+    /// <summary>The whole tensor, read by a bulk writer that holds the tensor (<see cref="Hold"/>).</summary>
+    internal ReadOnlySpan<float> Data => _data.AsSpan(0, Length);
 
-    /// <summary>Copies <paramref name="data"/> into message arrays; <paramref name="transferId"/> must be non-zero and unique per sender.</summary>
+    /// <summary>Where chunk <paramref name="index"/> lies in the tensor.</summary>
+    internal (int Offset, int Length) ChunkAt(int index)
+    {
+        var offset = index * _chunkFloats;
+        return (offset, Math.Min(_chunkFloats, Length - offset));
+    }
+
+    /// <summary>Copies <paramref name="data"/>; <paramref name="transferId"/> must be non-zero and unique per sender.</summary>
     public static OutgoingTensor Create(ReadOnlySpan<float> data, long transferId, int chunkFloats)
     {
+        var tensor = Rent(data.Length, transferId, chunkFloats);
+        data.CopyTo(tensor.Buffer);
+        return tensor;
+    }
+
+    /// <summary>
+    /// A tensor of <paramref name="length"/> values with unspecified contents, for a sender that computes straight
+    /// into <see cref="Buffer"/> instead of copying an array of its own.
+    /// </summary>
+    public static OutgoingTensor Rent(int length, long transferId, int chunkFloats)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkFloats, 1);
-        if (data.Length <= chunkFloats)
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        if (length <= chunkFloats)
         {
-            return new OutgoingTensor(data.Length, 0, data.ToArray(), []);
+            return new OutgoingTensor(length, 0, new float[length], chunkFloats, inline: true);
         }
         ArgumentOutOfRangeException.ThrowIfZero(transferId);
-        var count = (data.Length + chunkFloats - 1) / chunkFloats;
-        var chunks = new TensorChunk[count];
-        for (var i = 0; i < count; i++)
-        {
-            var offset = i * chunkFloats;
-            var length = Math.Min(chunkFloats, data.Length - offset);
-            var piece = ChunkArrayPool.Outgoing.Rent(length);
-            data.Slice(offset, length).CopyTo(piece);
-            chunks[i] = new TensorChunk(transferId, i, count, data.Length, offset, piece);
-        }
-        return new OutgoingTensor(data.Length, transferId, [], chunks);
+        return new OutgoingTensor(length, transferId, ChunkArrayPool.Outgoing.Rent(length), chunkFloats, inline: false);
     }
 
     /// <summary>Sends the chunks (if any) to <paramref name="target"/>, in order. Send the header right after.</summary>
@@ -80,27 +109,26 @@ public sealed class OutgoingTensor
         }
     }
 
-    /// <summary>The sender's last use: the chunk arrays may be recycled once the bulk writers are done too.</summary>
+    /// <summary>The sender's last use: the array goes back to the pool once every holder is done too.</summary>
     public void Release() => Unhold();
 
-    internal void Hold() => Interlocked.Increment(ref _holders);
+    /// <summary>From here on the values are read only; call before handing the tensor to another thread.</summary>
+    internal void Hold()
+    {
+        _sent = true;
+        Interlocked.Increment(ref _holders);
+    }
 
     internal void Unhold()
     {
         var left = Interlocked.Decrement(ref _holders);
-        if (left == 0 && !_escaped)
+        if (left == 0 && ChunkCount > 0)
         {
-            foreach (var chunk in _chunks)
-            {
-                ChunkArrayPool.Outgoing.Return(chunk.Data);
-            }
+            ChunkArrayPool.Outgoing.Return(_data);
         }
         else if (left < 0)
         {
             throw new InvalidOperationException("an outgoing tensor was released more often than it was held");
         }
     }
-
-    /// <summary>The chunks leave by a path that may read them at any later time: never recycle them.</summary>
-    internal void Escape() => _escaped = true;
 }

@@ -12,7 +12,10 @@ public readonly struct ReceivedTensor
 
     public int Length => _chunks is null ? 0 : _chunks.Sum(c => c.Data.Length);
 
-    /// <summary>The whole tensor as one array when it came inline (one piece), else null.</summary>
+    /// <summary>
+    /// The whole tensor as one array when it came in one piece (inline, or over the bulk channel), else null. Like the
+    /// tensor itself, valid only until the next call to the assembler that produced it.
+    /// </summary>
     public float[]? Contiguous => _chunks is [{ Offset: 0 } only] ? only.Data : null;
 
     public void CopyTo(Span<float> destination)

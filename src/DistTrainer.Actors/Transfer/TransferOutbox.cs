@@ -45,8 +45,7 @@ public sealed class TransferOutbox : ReceiveActor, IWithTimers
                     writer.Post(m.Target, m.Tensor, m.Header, m.Sender);
                     return;
                 }
-                m.Tensor.Escape(); // Akka.Remote serializes the chunks some time later
-                foreach (var chunk in m.Tensor.ChunksToWrite)
+                foreach (var chunk in m.Tensor.Chunks) // copies of their own: Akka.Remote serializes them some time later
                 {
                     lane.Queue.Enqueue((m.Target, chunk, m.Sender, true));
                 }
@@ -55,6 +54,7 @@ public sealed class TransferOutbox : ReceiveActor, IWithTimers
             }
             finally
             {
+                m.Tensor.Unhold();
                 Interlocked.Decrement(ref m.Route.Waiting);
             }
         });
@@ -159,7 +159,10 @@ public sealed class TransferOutbox : ReceiveActor, IWithTimers
         lane.Responder.Tell(new FlowProbe(sequence), Self);
     }
 
-    /// <summary>Send the chunks of <see cref="Tensor"/> then <see cref="Header"/> to <see cref="Target"/> as if from <see cref="Sender"/>.</summary>
+    /// <summary>
+    /// Send the chunks of <see cref="Tensor"/> then <see cref="Header"/> to <see cref="Target"/> as if from
+    /// <see cref="Sender"/>. The tensor comes held for the outbox, which lets go of it once handled.
+    /// </summary>
     internal sealed record Enqueue(IActorRef Target, OutgoingTensor Tensor, object Header, IActorRef Sender, BulkRoute Route) : INoSerializationVerificationNeeded;
 
     private sealed class StallCheck : INoSerializationVerificationNeeded
@@ -226,6 +229,7 @@ public sealed class TransferFlow : IExtension
             return;
         }
         Interlocked.Increment(ref route.Waiting);
+        tensor.Hold(); // the sender may release it before the outbox has read it
         Outbox.Tell(new TransferOutbox.Enqueue(target, tensor, header, sender, route));
     }
 

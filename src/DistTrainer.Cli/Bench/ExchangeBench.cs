@@ -15,7 +15,10 @@ namespace DistTrainer.Cli.Bench;
 /// <summary>
 /// `disttrainer bench exchange`: one parameter-server/worker round trip between two processes on 127.0.0.1 over
 /// Akka.Remote: the weights (ParametersSnapshot) go out, a gradient of the same size (PushGradients) comes back, both
-/// chunked and flow-controlled exactly as in training. Reports MB/s (both directions) next to a plain TCP socket copy
+/// chunked and flow-controlled as in training, by actors on the parameter server's and the workers' dispatchers. Each
+/// side does one pass over the values per round trip (standing for the optimizer and the model) and no other copy:
+/// the sender's values live in the outgoing tensor, the receiver keeps the received array
+/// (<see cref="ChunkAssembler.TryKeep"/>). Reports MB/s (both directions) next to a plain TCP socket copy
 /// of the same bytes (send N bytes, echo N bytes back) measured in the same run. The machine may be busy, so both are
 /// measured the same way: <see cref="WarmUps"/> untimed round trips, then the timed ones alternate between the
 /// exchange and the plain socket (each sees the same load), and the medians are compared.
@@ -113,7 +116,7 @@ public static class ExchangeBench
             {
                 data[i] = MathF.Sin(i) * 0.01f; // finite values: the receivers reject NaN/Inf
             }
-            var driver = system.ActorOf(Props.Create(() => new Driver(echo, data, settings.ChunkFloats)), "driver");
+            var driver = system.ActorOf(Props.Create(() => new Driver(echo, data, settings.ChunkFloats)).WithDispatcher(DistTrainerSettings.ParameterServerDispatcher), "driver");
             var times = new List<double>();
             var rawTimes = new List<double>();
             for (var r = 0; r < WarmUps + reps; r++)
@@ -170,7 +173,7 @@ public static class ExchangeBench
         var system = ActorSystem.Create(SystemName, Config(port, bulk));
         TransferFlow.Get(system);
         var settings = DistTrainerSettings.Create(system);
-        system.ActorOf(Props.Create(() => new Echo(floats, settings.ChunkFloats, settings.MaxOpenTransfers)), EchoName);
+        system.ActorOf(Props.Create(() => new Echo(floats, settings.ChunkFloats, settings.MaxOpenTransfers)).WithDispatcher(DistTrainerSettings.WorkerDispatcher), EchoName);
         Console.WriteLine(PeerReady);
         Console.In.ReadToEnd();
         Console.SetError(TextWriter.Null); // the driver is done: its connection closing while this stops is expected
@@ -316,13 +319,17 @@ public static class ExchangeBench
         }
     }
 
-    /// <summary>The parameter-server side: sends the weights, times until the gradient is back and complete.</summary>
+    /// <summary>
+    /// The parameter-server side: sends the weights, times until the gradient is back and complete. Its weights live
+    /// in an outgoing tensor, so the broadcast writes them without a copy; applying the gradient (here: taking its
+    /// values, standing for the optimizer's pass) writes the next weights into a fresh one.
+    /// </summary>
     private sealed class Driver : ReceiveActor
     {
         private readonly IActorRef _echo;
-        private readonly float[] _data;
         private readonly int _chunkFloats;
         private readonly ChunkAssembler _assembler;
+        private OutgoingTensor _weights; // read only once sent; held (not released) until the next weights replace it
         private long _transfer;
         private long _started;
         private IActorRef _asker = ActorRefs.Nobody;
@@ -330,51 +337,67 @@ public static class ExchangeBench
         public Driver(IActorRef echo, float[] data, int chunkFloats)
         {
             _echo = echo;
-            _data = data;
             _chunkFloats = chunkFloats;
             _assembler = new ChunkAssembler(64, data.Length);
+            _weights = OutgoingTensor.Create(data, ++_transfer, chunkFloats);
             Receive<RoundTrip>(_ =>
             {
                 _asker = Sender;
                 _started = Stopwatch.GetTimestamp();
-                var tensor = OutgoingTensor.Create(_data, ++_transfer, _chunkFloats);
-                tensor.SendTo(Context.System, _echo, new ParametersSnapshot(_transfer, tensor.Length, tensor.TransferId, tensor.Inline), Self);
-                tensor.Release();
+                _weights.SendTo(Context.System, _echo, new ParametersSnapshot(_transfer, _weights.Length, _weights.TransferId, _weights.Inline), Self);
             });
             Receive<TensorChunk>(c => _assembler.Add(Sender, c, out _, out _));
             Receive<PushGradients>(p =>
             {
-                if (!_assembler.TryTake(Sender, p.Length, p.TransferId, p.Gradients, _data.Length, out var tensor, out var reason))
+                if (!_assembler.TryTake(Sender, p.Length, p.TransferId, p.Gradients, _weights.Length, out var tensor, out var reason))
                 {
                     throw new InvalidOperationException($"the gradient came back broken: {reason}");
                 }
-                tensor.CopyTo(_data);
+                var next = OutgoingTensor.Rent(_weights.Length, ++_transfer, _chunkFloats);
+                tensor.CopyTo(next.Buffer);
+                _weights.Release(); // back to the pool once the bulk writer is done with it too
+                _weights = next;
                 _asker.Tell(Stopwatch.GetElapsedTime(_started).TotalSeconds);
             });
         }
+
+        protected override void PostStop() => _weights.Release();
     }
 
-    /// <summary>The worker side: reassembles the weights and pushes a gradient of the same size back.</summary>
+    /// <summary>
+    /// The worker side: takes the weights and pushes a gradient of the same size back. It keeps the received array as
+    /// its weights when it can (bulk channel) instead of copying it, and writes the gradient (here: a copy of the
+    /// weights, standing for the model's pass) straight into the outgoing tensor's array.
+    /// </summary>
     private sealed class Echo : ReceiveActor
     {
-        private readonly float[] _buffer;
         private readonly ChunkAssembler _assembler;
+        private float[] _weights; // a pooled array from the assembler, or this actor's own
         private long _transfer;
 
         public Echo(int floats, int chunkFloats, int maxOpenTransfers)
         {
-            _buffer = new float[floats];
+            _weights = new float[floats];
             _assembler = new ChunkAssembler(maxOpenTransfers, floats);
             Receive<TensorChunk>(c => _assembler.Add(Sender, c, out _, out _));
             Receive<ParametersSnapshot>(s =>
             {
-                if (!_assembler.TryTake(Sender, s.Length, s.TransferId, s.Weights, _buffer.Length, out var tensor, out var reason))
+                if (!_assembler.TryTake(Sender, s.Length, s.TransferId, s.Weights, _weights.Length, out var tensor, out var reason))
                 {
                     Console.Error.WriteLine($"peer: broken snapshot: {reason}");
                     return;
                 }
-                tensor.CopyTo(_buffer);
-                var gradient = OutgoingTensor.Create(_buffer, ++_transfer, chunkFloats);
+                if (_assembler.TryKeep(out var kept))
+                {
+                    ChunkArrayPool.Received.Return(_weights); // the previous weights are read no more
+                    _weights = kept;
+                }
+                else
+                {
+                    tensor.CopyTo(_weights);
+                }
+                var gradient = OutgoingTensor.Rent(_weights.Length, ++_transfer, chunkFloats);
+                _weights.CopyTo(gradient.Buffer);
                 gradient.SendTo(Context.System, Sender, new PushGradients(0, 0, s.Version, 0, s.Version, 1, 1, 0, 0, gradient.Length, gradient.TransferId, gradient.Inline, 0), Self);
                 gradient.Release();
             });

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
 using Akka.Configuration;
+using DistTrainer.Actors.Cluster;
 using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.Transfer;
 
@@ -59,6 +60,78 @@ public sealed class BulkChannelSpec
         }
     }
 
+    [Fact]
+    public async Task Bulk_channel_should_reject_a_chunk_set_with_a_repeated_chunk_and_go_on_with_the_next_transfer()
+    {
+        const int length = 1253; // a length no other test rents from the shared pool
+        var sending = Node("bulk-c");
+        var receiving = Node("bulk-d");
+        try
+        {
+            TransferFlow.Get(receiving);
+            var warnings = new BlockingCollection<string>();
+            receiving.ActorOf(Props.Create(() => new WarningWatch(warnings)));
+            var outcomes = new BlockingCollection<(long Version, float[]? Data, string? Reason)>();
+            receiving.ActorOf(Props.Create(() => new Judge(outcomes, length)), "judge");
+            var remoteAddress = ((ExtendedActorSystem)receiving).Provider.DefaultAddress;
+            var flow = sending.ActorSelection(new RootActorPath(remoteAddress) / "system" / FlowResponder.Name);
+            var port = (await flow.Ask<FlowAck>(new FlowProbe(1), TimeSpan.FromSeconds(10))).BulkPort;
+            var judge = await sending.ActorSelection(new RootActorPath(remoteAddress) / "user" / "judge").ResolveOne(TimeSpan.FromSeconds(10));
+            var values = TestData.Random(length, 3);
+            var half = length / 2;
+
+            using var client = new System.Net.Sockets.TcpClient("127.0.0.1", port);
+            using var writer = new BinaryWriter(client.GetStream());
+            // Transfer 5 sends chunk 0 twice (and never chunk 1): rejected before any value is used.
+            WriteTransfer(writer, sending, judge, 5, 2, length, [(0, 0, half), (0, 0, half)], [values[..half], values[..half]], new ParametersSnapshot(1, length, 5, []));
+            // Transfer 6 is whole, its chunks on the wire in reverse order.
+            WriteTransfer(writer, sending, judge, 6, 2, length, [(1, half, length - half), (0, 0, half)], [values[half..], values[..half]], new ParametersSnapshot(2, length, 6, []));
+            writer.Flush();
+
+            var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token;
+            var rejected = outcomes.Take(timeout);
+            Assert.Equal(1, rejected.Version);
+            Assert.Contains("no chunks received", rejected.Reason);
+            Assert.Contains(warnings.GetConsumingEnumerable(timeout), w => w.Contains("transfer 5") && w.Contains("chunk 0 arrived twice"));
+            var accepted = outcomes.Take(timeout);
+            Assert.Equal(2, accepted.Version);
+            Assert.Equal(values, accepted.Data);
+        }
+        finally
+        {
+            await Task.WhenAll(sending.Terminate(), receiving.Terminate());
+        }
+    }
+
+    /// <summary>A transfer frame as <see cref="BulkWriter"/> writes it, with any layout.</summary>
+    private static void WriteTransfer(BinaryWriter writer, ActorSystem system, IActorRef target, long transferId, int count, int total,
+        (int Index, int Offset, int Length)[] chunks, float[][] values, object header)
+    {
+        writer.Write(BulkChannel.TransferFrame);
+        writer.Write(Akka.Serialization.Serialization.SerializedActorPath(target));
+        writer.Write(Akka.Serialization.Serialization.SerializedActorPath(target));
+        writer.Write(transferId);
+        writer.Write(count);
+        writer.Write(total);
+        writer.Write(chunks.Length);
+        foreach (var (index, offset, length) in chunks)
+        {
+            writer.Write(index);
+            writer.Write(offset);
+            writer.Write(length);
+        }
+        var serializer = system.Serialization.FindSerializerFor(header);
+        var bytes = serializer.ToBinary(header);
+        writer.Write(serializer.Identifier);
+        writer.Write(Akka.Serialization.Serialization.ManifestFor(serializer, header));
+        writer.Write(bytes.Length);
+        writer.Write(bytes);
+        foreach (var piece in values)
+        {
+            writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(piece.AsSpan()));
+        }
+    }
+
     private static float[] Values(long version) => TestData.Random(Floats, (int)version);
 
     private static void AssertTensor(long expectedVersion, (long Version, float[] Data) got)
@@ -92,6 +165,36 @@ public sealed class BulkChannelSpec
                 tensor.CopyTo(copy);
                 received.Add((s.Version, copy));
             });
+        }
+    }
+
+    /// <summary>Reports each header's tensor, or why it was refused.</summary>
+    private sealed class Judge : ReceiveActor
+    {
+        public Judge(BlockingCollection<(long, float[]?, string?)> outcomes, int length)
+        {
+            var assembler = new ChunkAssembler(8, length);
+            Receive<TensorChunk>(c => assembler.Add(Sender, c, out _, out _));
+            Receive<ParametersSnapshot>(s =>
+            {
+                if (!assembler.TryTake(Sender, s.Length, s.TransferId, s.Weights, length, out var tensor, out var reason))
+                {
+                    outcomes.Add((s.Version, null, reason));
+                    return;
+                }
+                var copy = new float[length];
+                tensor.CopyTo(copy);
+                outcomes.Add((s.Version, copy, null));
+            });
+        }
+    }
+
+    private sealed class WarningWatch : ReceiveActor
+    {
+        public WarningWatch(BlockingCollection<string> warnings)
+        {
+            Context.System.EventStream.Subscribe(Self, typeof(Akka.Event.Warning));
+            Receive<Akka.Event.Warning>(w => warnings.Add(w.Message?.ToString() ?? ""));
         }
     }
 }
