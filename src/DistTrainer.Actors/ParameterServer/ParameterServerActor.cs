@@ -276,13 +276,14 @@ public sealed class ParameterServerActor : ReceiveActor
         _stepLoss += push.Loss;
         _coordinator.Tell(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros, push.Correct), Self);
 
-        // Held parts cost no copy: the pushed array (or its chunks) is read when its turn comes.
+        // Held parts cost no copy: the pushed array (or its chunks) is read when its turn comes. A pooled array from the
+        // bulk channel is taken from the assembler, which would otherwise recycle it at its next call while still held.
         var at = _heldParts.Count;
         while (at > 0 && _heldParts[at - 1].Part > push.Part)
         {
             at--;
         }
-        _heldParts.Insert(at, new HeldPart(push.Part, gradient, push.Lease));
+        _heldParts.Insert(at, new HeldPart(push.Part, gradient, push.Lease, _assembler.TryKeep(out var kept) ? kept : null));
         if (!last)
         {
             // A part is summed once the part after it is here: the newest stays unread, so that with two parts the
@@ -290,7 +291,7 @@ public sealed class ParameterServerActor : ReceiveActor
             while (_heldParts.Count > 1 && _heldParts[0].Part == _partsSummed && _heldParts[1].Part == _partsSummed + 1)
             {
                 AddToSum(_heldParts[0].Gradient);
-                _heldParts[0].Lease?.Release();
+                _heldParts[0].Release();
                 _heldParts.RemoveAt(0);
             }
             return true;
@@ -352,7 +353,7 @@ public sealed class ParameterServerActor : ReceiveActor
     {
         foreach (var held in _heldParts)
         {
-            held.Lease?.Release();
+            held.Release();
         }
         _heldParts.Clear();
         _stepParts.Clear();
@@ -473,5 +474,13 @@ public sealed class ParameterServerActor : ReceiveActor
     }
 
     /// <summary>A part of the open sync step that arrived before a lower part, kept unread until its turn.</summary>
-    private readonly record struct HeldPart(int Part, ReceivedTensor Gradient, TensorLease? Lease);
+    /// <summary>A part waiting for its turn in the sum: its lease (in-process push) or the pooled array it keeps (bulk channel).</summary>
+    private readonly record struct HeldPart(int Part, ReceivedTensor Gradient, TensorLease? Lease, float[]? Kept)
+    {
+        public void Release()
+        {
+            Lease?.Release();
+            ChunkArrayPool.Received.Return(Kept);
+        }
+    }
 }

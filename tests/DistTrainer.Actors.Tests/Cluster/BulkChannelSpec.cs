@@ -3,7 +3,9 @@ using Akka.Actor;
 using Akka.Configuration;
 using DistTrainer.Actors.Cluster;
 using DistTrainer.Actors.Messages;
+using DistTrainer.Actors.ParameterServer;
 using DistTrainer.Actors.Transfer;
+using DistTrainer.Numerics.Optimizers;
 
 namespace DistTrainer.Actors.Tests.Cluster;
 
@@ -103,6 +105,69 @@ public sealed class BulkChannelSpec
         }
     }
 
+    [Fact]
+    public async Task Parameter_server_should_sum_parts_held_out_of_order_from_the_bulk_channel_as_they_were_sent()
+    {
+        // Parts 2 and 1 of a sync step arrive first and are held; the bulk reader then reads part 0 into a pooled
+        // array. Were a held part's array back in the pool by then, part 0 would overwrite it.
+        const int length = 1259; // a length no other test rents from the shared pool
+        const float learningRate = 0.5f;
+        var sending = Node("bulk-e");
+        var receiving = Node("bulk-f");
+        try
+        {
+            TransferFlow.Get(receiving);
+            var initial = TestData.Random(length, 1);
+            var settings = new ParameterServerSettings(TrainingMode.Sync, new OptimizerOptions(OptimizerKind.Sgd, learningRate)) { ChunkFloats = 4 * length };
+            var server = receiving.ActorOf(ParameterServerActor.Props(settings, initial), "parameter-server");
+            var seen = new BlockingCollection<object>();
+            var coordinator = receiving.ActorOf(Props.Create(() => new Recorder(seen)), "coordinator");
+            server.Tell(new RegisterCoordinator(length), coordinator);
+            server.Tell(new PullParameters(0), coordinator); // subscribed: the step's weights come back inline
+            var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token;
+            Assert.Equal(0, Next<ParametersSnapshot>(seen, timeout).Version);
+
+            var remoteAddress = ((ExtendedActorSystem)receiving).Provider.DefaultAddress;
+            var flow = sending.ActorSelection(new RootActorPath(remoteAddress) / "system" / FlowResponder.Name);
+            var port = (await flow.Ask<FlowAck>(new FlowProbe(1), TimeSpan.FromSeconds(10))).BulkPort;
+            var remoteServer = await sending.ActorSelection(new RootActorPath(remoteAddress) / "user" / "parameter-server").ResolveOne(TimeSpan.FromSeconds(10));
+            var parts = Enumerable.Range(0, 3).Select(p => TestData.Random(length, 10 + p)).ToArray();
+            using var client = new System.Net.Sockets.TcpClient("127.0.0.1", port);
+            using var writer = new BinaryWriter(client.GetStream());
+            foreach (var part in new[] { 2, 1, 0 })
+            {
+                var push = new PushGradients(part, 0, 0, part, 0, 6, 2, 1.0, 10, length, 40 + part, [], 0);
+                WriteTransfer(writer, sending, remoteServer, 40 + part, 1, length, [(0, 0, length)], [parts[part]], push);
+                writer.Flush();
+                Assert.Equal(part, Next<GradientAccepted>(seen, timeout).Part); // taken before the next part is read
+            }
+
+            var weights = Next<ParametersSnapshot>(seen, timeout); // broadcast before the step is reported
+            Assert.Equal(1, weights.Version);
+            Assert.Equal(1, Next<StepApplied>(seen, timeout).Version);
+            for (var i = 0; i < length; i++)
+            {
+                var expected = initial[i] - learningRate * ((double)parts[0][i] + parts[1][i] + parts[2][i]) / 6;
+                Assert.Equal(expected, weights.Weights[i], 1e-5);
+            }
+        }
+        finally
+        {
+            await Task.WhenAll(sending.Terminate(), receiving.Terminate());
+        }
+    }
+
+    private static T Next<T>(BlockingCollection<object> seen, CancellationToken timeout)
+    {
+        while (true)
+        {
+            if (seen.Take(timeout) is T message)
+            {
+                return message;
+            }
+        }
+    }
+
     /// <summary>A transfer frame as <see cref="BulkWriter"/> writes it, with any layout.</summary>
     private static void WriteTransfer(BinaryWriter writer, ActorSystem system, IActorRef target, long transferId, int count, int total,
         (int Index, int Offset, int Length)[] chunks, float[][] values, object header)
@@ -187,6 +252,11 @@ public sealed class BulkChannelSpec
                 outcomes.Add((s.Version, copy, null));
             });
         }
+    }
+
+    private sealed class Recorder : ReceiveActor
+    {
+        public Recorder(BlockingCollection<object> seen) => ReceiveAny(seen.Add);
     }
 
     private sealed class WarningWatch : ReceiveActor
