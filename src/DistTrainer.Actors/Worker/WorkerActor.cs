@@ -36,7 +36,6 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly ModelWorkspace _workspace;
     private float[] _weights;
     private TensorLease? _weightsLease;
-    private readonly float[] _gradient;
     private readonly TensorPool _gradientPool;
     private bool _serverIsLocal;
     private readonly float[] _features;
@@ -52,7 +51,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private long _nextTransferId;
     private long _nextDelayed;
     private ComputeGradient? _prepared;
-    private float[]? _preparedGradient;
+    private float[]? _preparedGradient; // a local server's: pooled, lent with the push
+    private OutgoingTensor? _preparedOutgoing; // a remote server's: computed straight into the tensor that is sent
 
     public WorkerActor(WorkerSettings settings, ITrainingData data, IActorRef coordinator, IActorRef parameterServer)
     {
@@ -65,7 +65,6 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var maxBatch = Math.Max(1, settings.MaxBatch);
         _workspace = _model.CreateWorkspace(maxBatch, settings.Threads);
         _weights = new float[_model.ParameterCount];
-        _gradient = new float[_model.ParameterCount];
         _gradientPool = new TensorPool(_model.ParameterCount);
         _features = new float[maxBatch * settings.Model.Inputs];
         _targets = new float[maxBatch];
@@ -109,6 +108,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     {
         _weightsLease?.Release();
         _weightsLease = null;
+        _preparedOutgoing?.Release();
+        _preparedOutgoing = null;
         base.PostStop();
     }
 
@@ -165,12 +166,17 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             previous?.Release();
             adopted = true;
         }
+        else if (_assembler.TryKeep(out var kept))
+        {
+            // One pooled array from the bulk channel: it becomes the weights instead of being copied into them.
+            ReleaseWeights();
+            _weights = kept;
+        }
         else
         {
             if (_weightsLease is not null)
             {
-                _weightsLease.Release();
-                _weightsLease = null;
+                ReleaseWeights();
                 _weights = new float[_weights.Length];
             }
             tensor.CopyTo(_weights);
@@ -179,6 +185,14 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _awaitingFreshWeights = false;
         DrainPending();
         return adopted;
+    }
+
+    /// <summary>Gives back the array the weights live in when it was lent: by a local server, or by the bulk channel.</summary>
+    private void ReleaseWeights()
+    {
+        _weightsLease?.Release();
+        _weightsLease = null;
+        ChunkArrayPool.Received.Return(_weights); // ignored unless the pool lent it
     }
 
     private void OnCompute(ComputeGradient work)
@@ -295,9 +309,17 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _targets[i] = _shard.Target(local);
             _ids[i] = rows[i]; // the global row: seeded sampling (RBM) must not depend on which worker holds it
         }
-        // A local server gets the gradient array itself (pooled, returned by its lease); a remote one gets a copy.
-        _preparedGradient ??= _serverIsLocal ? _gradientPool.Rent() : _gradient;
-        Array.Clear(_preparedGradient);
+        // A local server gets the gradient array itself (pooled, returned by its lease); a remote one the tensor's.
+        if (_serverIsLocal)
+        {
+            _preparedGradient ??= _gradientPool.Rent();
+            Array.Clear(_preparedGradient);
+        }
+        else
+        {
+            _preparedOutgoing ??= OutgoingTensor.Rent(_model.ParameterCount, ++_nextTransferId, _settings.ChunkFloats);
+            _preparedOutgoing.Buffer.Clear();
+        }
         _prepared = work;
     }
 
@@ -308,19 +330,20 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Prepare(work);
         }
         _prepared = null;
-        var gradient = _preparedGradient!;
+        var gradient = _preparedGradient;
+        var tensor = _preparedOutgoing;
         _preparedGradient = null;
+        _preparedOutgoing = null;
         var count = work.Rows.Length;
         var inputs = _shard.FeatureCount;
         var started = Stopwatch.GetTimestamp();
         var batch = new Batch(_features.AsSpan(0, count * inputs), _targets.AsSpan(0, count), _ids.AsSpan(0, count), work.Step);
-        var loss = _model.AccumulateGradient(_weights, batch, gradient, _workspace);
+        var loss = _model.AccumulateGradient(_weights, batch, gradient ?? tensor!.Buffer, _workspace);
         var correct = _workspace.Correct;
         var micros = (long)Stopwatch.GetElapsedTime(started).TotalMicroseconds;
 
-        OutgoingTensor? tensor = null;
         PushGradients push;
-        if (_serverIsLocal)
+        if (gradient is not null)
         {
             push = new PushGradients(WorkerId, work.Epoch, work.Step, work.Part, _version, work.StepSamples, count, loss, micros,
                 gradient.Length, 0, gradient, correct)
@@ -328,9 +351,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }
         else
         {
-            tensor = OutgoingTensor.Create(_gradient, ++_nextTransferId, _settings.ChunkFloats);
             push = new PushGradients(WorkerId, work.Epoch, work.Step, work.Part, _version, work.StepSamples, count, loss, micros,
-                tensor.Length, tensor.TransferId, tensor.Inline, correct);
+                tensor!.Length, tensor.TransferId, tensor.Inline, correct);
         }
         if (work.Version < 0)
         {
