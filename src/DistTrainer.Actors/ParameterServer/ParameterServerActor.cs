@@ -397,10 +397,13 @@ public sealed class ParameterServerActor : ReceiveActor
     private void ApplyStep(float[] sum, float[] extra, int samples, IReadOnlyCollection<IActorRef> receivers)
     {
         SplitReceivers(receivers);
+        // The fused step also writes the new weights where they are sent from: an array lent to local receivers, or
+        // else the tensor for remote ones (with both kinds, the remote ones get a copy).
         var broadcast = _localReceivers.Count > 0 ? _snapshotPool.Rent() : null;
-        _optimizer.Step(_weights, sum, extra, 1f / samples, broadcast);
+        var outgoing = broadcast is null && _remoteReceivers.Count > 0 ? OutgoingTensor.Rent(_weights.Length, ++_nextTransferId, _settings.ChunkFloats) : null;
+        _optimizer.Step(_weights, sum, extra, 1f / samples, broadcast ?? (outgoing is null ? Span<float>.Empty : outgoing.Buffer));
         _version++;
-        SendSnapshot(broadcast);
+        SendSnapshot(broadcast, outgoing);
     }
 
     private void Reject(PushGradients push, string reason)
@@ -445,9 +448,8 @@ public sealed class ParameterServerActor : ReceiveActor
     /// array (<paramref name="broadcast"/> when the step already wrote it, released by each receiver after reading),
     /// remote ones get it chunked when large and flow-controlled; the message objects are the same for every receiver.
     /// </summary>
-    private void SendSnapshot(float[]? broadcast)
+    private void SendSnapshot(float[]? broadcast, OutgoingTensor? outgoing = null)
     {
-        _nextTransferId++;
         if (_localReceivers.Count > 0)
         {
             if (broadcast is null)
@@ -463,7 +465,7 @@ public sealed class ParameterServerActor : ReceiveActor
         }
         if (_remoteReceivers.Count > 0)
         {
-            var tensor = OutgoingTensor.Create(_weights, _nextTransferId, _settings.ChunkFloats);
+            var tensor = outgoing ?? OutgoingTensor.Create(_weights, ++_nextTransferId, _settings.ChunkFloats);
             var snapshot = new ParametersSnapshot(_version, tensor.Length, tensor.TransferId, tensor.Inline);
             foreach (var receiver in _remoteReceivers)
             {
@@ -473,7 +475,6 @@ public sealed class ParameterServerActor : ReceiveActor
         }
     }
 
-    /// <summary>A part of the open sync step that arrived before a lower part, kept unread until its turn.</summary>
     /// <summary>A part waiting for its turn in the sum: its lease (in-process push) or the pooled array it keeps (bulk channel).</summary>
     private readonly record struct HeldPart(int Part, ReceivedTensor Gradient, TensorLease? Lease, float[]? Kept)
     {
