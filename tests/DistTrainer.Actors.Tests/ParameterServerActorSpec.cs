@@ -54,15 +54,7 @@ public sealed class ParameterServerActorSpec : TestKit
         int[][] arrivals = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
         foreach (var arrival in arrivals)
         {
-            var (server, coordinator, worker, _) = Start(TrainingMode.Sync);
-            var transferId = 0;
-            foreach (var part in arrival)
-            {
-                server.PushFrom(worker.Ref, parts[part], version: 0, step: 0, part, stepSamples: 6, samples: 2, pushChunkFloats, transferId: ++transferId);
-                coordinator.ExpectMsg<GradientAccepted>(a => a.Part == part);
-            }
-            Assert.Equal(1, coordinator.ExpectMsg<StepApplied>().Version);
-            var weights = worker.ExpectSnapshot(server, Length, out _);
+            var weights = StepWeights(parts, arrival, pushChunkFloats);
             first ??= weights;
             Assert.True(first.AsSpan().SequenceEqual(weights), $"arrival order {string.Join(",", arrival)} gave other weights than 0,1,2");
         }
@@ -78,15 +70,7 @@ public sealed class ParameterServerActorSpec : TestKit
         {
             foreach (var arrival in new[] { new[] { 0, 1 }, [1, 0] })
             {
-                var (server, coordinator, worker, _) = Start(TrainingMode.Sync);
-                var transferId = 0;
-                foreach (var part in arrival)
-                {
-                    server.PushFrom(worker.Ref, parts[part], version: 0, step: 0, part, stepSamples: 4, samples: 2, pushChunkFloats, transferId: ++transferId);
-                    coordinator.ExpectMsg<GradientAccepted>(a => a.Part == part);
-                }
-                Assert.Equal(1, coordinator.ExpectMsg<StepApplied>().Version);
-                var weights = worker.ExpectSnapshot(server, Length, out _);
+                var weights = StepWeights(parts, arrival, pushChunkFloats);
                 first ??= weights;
                 Assert.True(first.AsSpan().SequenceEqual(weights), $"{pushChunkFloats} floats per chunk, arrival order {string.Join(",", arrival)} gave other weights");
             }
@@ -217,6 +201,20 @@ public sealed class ParameterServerActorSpec : TestKit
         server.Tell(new PullParameters(-1), worker.Ref);
         Assert.Equal(initial, worker.ExpectSnapshot(server, Length, out var version));
         Assert.Equal(0, version);
+    }
+
+    /// <summary>A fresh sync server's weights after one step whose parts (2 samples each) arrive in the given order.</summary>
+    private float[] StepWeights(float[][] parts, int[] arrival, int pushChunkFloats)
+    {
+        var (server, coordinator, worker, _) = Start(TrainingMode.Sync);
+        var transferId = 0;
+        foreach (var part in arrival)
+        {
+            server.PushFrom(worker.Ref, parts[part], version: 0, step: 0, part, stepSamples: 2 * parts.Length, samples: 2, pushChunkFloats, transferId: ++transferId);
+            coordinator.ExpectMsg<GradientAccepted>(a => a.Part == part);
+        }
+        Assert.Equal(1, coordinator.ExpectMsg<StepApplied>().Version);
+        return worker.ExpectSnapshot(server, Length, out _);
     }
 
     private static float[] Scaled(float[] values, float factor) => [.. values.Select(v => v * factor)];
