@@ -25,22 +25,19 @@ public static class RunDirectory
     }
 
     /// <summary>
-    /// Creates <paramref name="requested"/>, or runs/&lt;yyyyMMdd-HHmmss&gt; when none is given. A folder that already
-    /// holds a run is refused rather than overwritten: it may be resumed with --resume.
+    /// Creates <paramref name="requested"/>, or a new &lt;yyyyMMdd-HHmmss&gt; folder in <paramref name="runsRoot"/> when
+    /// none is given. A folder that already holds a run is refused rather than overwritten: it may be resumed with --resume.
     /// </summary>
-    public static string Create(string? requested, DateTime now)
+    public static string Create(string? requested, DateTime now, string runsRoot = "runs")
     {
         var path = requested;
         if (path is null)
         {
-            var stamp = Path.Combine("runs", now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
-            path = stamp;
-            for (var i = 2; Directory.Exists(path); i++)
-            {
-                path = $"{stamp}-{i.ToString(CultureInfo.InvariantCulture)}";
-            }
+            path = ClaimNew(Path.Combine(runsRoot, now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)));
+            CreatedHere.TryAdd(Path.GetFullPath(path), true);
+            return path;
         }
-        else if (File.Exists(path))
+        if (File.Exists(path))
         {
             throw new UsageException($"--out {path} is a file; expected a folder for the run");
         }
@@ -54,6 +51,48 @@ public static class RunDirectory
             CreatedHere.TryAdd(Path.GetFullPath(path), true);
         }
         return path;
+    }
+
+    /// <summary>
+    /// Creates <paramref name="stamp"/>, or stamp-2, stamp-3, ... if taken. Runs started in the same second from the same
+    /// folder must not share one: a name is claimed by creating a sibling "NAME.claim" file exclusively (CreateNew), which
+    /// is removed once the folder exists.
+    /// </summary>
+    private static string ClaimNew(string stamp)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(stamp)!);
+        for (var i = 1; ; i++)
+        {
+            var path = i == 1 ? stamp : $"{stamp}-{i.ToString(CultureInfo.InvariantCulture)}";
+            if (Directory.Exists(path))
+            {
+                continue;
+            }
+            var claim = path + ".claim";
+            try
+            {
+                using (new FileStream(claim, FileMode.CreateNew, FileAccess.Write))
+                {
+                }
+            }
+            catch (IOException) when (File.Exists(claim))
+            {
+                continue; // another run is claiming this name right now
+            }
+            try
+            {
+                if (Directory.Exists(path))
+                {
+                    continue; // created and released by another run since the check above
+                }
+                Directory.CreateDirectory(path);
+                return path;
+            }
+            finally
+            {
+                File.Delete(claim);
+            }
+        }
     }
 
     /// <summary>
