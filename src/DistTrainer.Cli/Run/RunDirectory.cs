@@ -75,9 +75,9 @@ public static class RunDirectory
                 {
                 }
             }
-            catch (IOException) when (File.Exists(claim))
+            catch (IOException) when (File.Exists(claim) || Directory.Exists(path))
             {
-                continue; // another run is claiming this name right now
+                continue; // another run is claiming this name, or has just taken it
             }
             try
             {
