@@ -302,11 +302,7 @@ public sealed class ParameterServerActor : ReceiveActor
         var extra = _heldParts[^1].Gradient.Contiguous;
         var first = _partsSummed == 0 && _heldParts.Count == 2 && extra is not null ? _heldParts[0].Gradient.Contiguous : null;
         var applied = new StepApplied(_stepOfVersion, _version + 1, _stepSamples, _stepLoss);
-        if (first is not null)
-        {
-            ApplyStep(first, extra!, _stepSamples, _subscribers);
-        }
-        else
+        if (first is null)
         {
             for (var i = 0; i < _heldParts.Count - 1; i++)
             {
@@ -316,15 +312,12 @@ public sealed class ParameterServerActor : ReceiveActor
             {
                 AddToSum(_heldParts[^1].Gradient);
             }
-            if (_partsSummed == 0 && extra is not null)
-            {
-                ApplyStep(extra, [], _stepSamples, _subscribers); // the whole step in one part: nothing was summed
-            }
-            else
-            {
-                ApplyStep(_sum, extra ?? [], _stepSamples, _subscribers);
-            }
         }
+        // Two in place, or the whole step in one part (nothing summed), or the sum plus at most one part in place.
+        var (gradients, more) = first is not null ? (first, extra!)
+            : _partsSummed == 0 && extra is not null ? (extra, [])
+            : (_sum, extra ?? []);
+        ApplyStep(gradients, more, _stepSamples, _subscribers);
         ClearStep();
         if (_statePulls.Count > 0)
         {
