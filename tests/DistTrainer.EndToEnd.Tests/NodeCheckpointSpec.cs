@@ -12,6 +12,7 @@ public sealed class NodeCheckpointSpec : IDisposable
 {
     private static readonly TimeSpan _jobTimeout = TimeSpan.FromMinutes(4);
     private static readonly string[] _job = ["--epochs", "8", "--hidden", "64", "--lr", "0.005", "--seed", "3"]; // long enough to be killed before it ends
+    private static readonly string[] _crashAt = ["--checkpoint-every", "20", "--log-every", "20"]; // KillMidJobAsync waits for the step 20 line
     private readonly NodeGroup _nodes = new();
 
     [Fact]
@@ -19,17 +20,8 @@ public sealed class NodeCheckpointSpec : IDisposable
     {
         var straight = await RunClusterAsync("straight", ["--out", "straight", "--checkpoint-every", "20"]);
 
-        var (coordinator, worker) = StartCluster("crashed", ["--out", "run", "--checkpoint-every", "20", .. _job]);
-        var checkpoint = Path.Combine(_nodes.Dir, "run", "checkpoint.dtc");
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (!File.Exists(checkpoint))
-        {
-            Assert.True(waited.Elapsed < _jobTimeout, $"no checkpoint.dtc:\n{coordinator.Tail()}");
-            await Task.Delay(20);
-        }
-        coordinator.KillHard();
-        worker.KillHard();
-        Assert.False(File.Exists(Path.Combine(_nodes.Dir, "run", "model.dtm")), "the job finished before the kill");
+        var (coordinator, worker) = StartCluster("crashed", ["--out", "run", .. _crashAt, .. _job]);
+        await KillMidJobAsync(coordinator, worker);
 
         var resumed = await RunClusterAsync("resumed", ["--resume", "run"]);
 
@@ -54,17 +46,8 @@ public sealed class NodeCheckpointSpec : IDisposable
         // The uninterrupted run: the same actors in one process (one sync worker computes the same gradients as a worker node).
         var straight = _nodes.Start("straight", ["train", .. job, "--workers", "1", "--out", "straight", "--json", "--quiet"]);
 
-        var (coordinator, worker) = StartCluster("crashed", ["--out", "run", "--checkpoint-every", "20", .. job], ["--model", "rbm"]);
-        var checkpoint = Path.Combine(_nodes.Dir, "run", "checkpoint.dtc");
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (!File.Exists(checkpoint))
-        {
-            Assert.True(waited.Elapsed < _jobTimeout, $"no checkpoint.dtc:\n{coordinator.Tail()}");
-            await Task.Delay(20);
-        }
-        coordinator.KillHard();
-        worker.KillHard();
-        Assert.False(File.Exists(Path.Combine(_nodes.Dir, "run", "model.dtm")), "the job finished before the kill");
+        var (coordinator, worker) = StartCluster("crashed", ["--out", "run", .. _crashAt, .. job], ["--model", "rbm"]);
+        await KillMidJobAsync(coordinator, worker);
 
         var resumed = await RunClusterAsync("resumed", ["--resume", "run", "--model", "rbm"], ["--model", "rbm"]);
 
@@ -81,6 +64,26 @@ public sealed class NodeCheckpointSpec : IDisposable
         Assert.Equal(["1", "2", "3", "4", "5", "6", "7", "8"], epochRows.Select(l => l.Split(',')[1]));
         Assert.True(File.Exists(Path.Combine(_nodes.Dir, "run", "curves.png")));
         Assert.Equal(resumed.ToJsonString(), JsonNode.Parse(File.ReadAllText(Path.Combine(_nodes.Dir, "run", "summary.json")))!.ToJsonString());
+    }
+
+    /// <summary>
+    /// Freezes the worker as soon as the coordinator logs step 20, which it checkpoints, so the job cannot end before
+    /// the kill however slowly that checkpoint is written; then waits for checkpoint.dtc and kills both processes.
+    /// </summary>
+    private async Task KillMidJobAsync(NodeProcess coordinator, NodeProcess worker)
+    {
+        await coordinator.WaitForStderr("step 20/", _jobTimeout);
+        worker.Freeze();
+        var checkpoint = Path.Combine(_nodes.Dir, "run", "checkpoint.dtc");
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!File.Exists(checkpoint))
+        {
+            Assert.True(waited.Elapsed < _jobTimeout, $"no checkpoint.dtc:\n{coordinator.Tail()}");
+            await Task.Delay(20);
+        }
+        coordinator.KillHard();
+        worker.KillHard();
+        Assert.False(File.Exists(Path.Combine(_nodes.Dir, "run", "model.dtm")), "the job finished before the kill");
     }
 
     /// <summary>A coordinator + parameter-server process and one worker process; returns the coordinator's --result.</summary>

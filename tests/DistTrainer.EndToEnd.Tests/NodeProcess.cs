@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace DistTrainer.EndToEnd.Tests;
@@ -105,7 +106,7 @@ internal sealed class NodeProcess : IDisposable
                 }
                 continue;
             }
-            await Task.Delay(100);
+            await Task.Delay(10);
         }
         throw new TimeoutException($"{Name} did not write \"{text}\" within {timeout.TotalSeconds} s:\n{Tail()}");
     }
@@ -123,6 +124,19 @@ internal sealed class NodeProcess : IDisposable
         }
         return _process.ExitCode;
     }
+
+    /// <summary>SIGSTOP: the process stays connected but does nothing until it is killed.</summary>
+    public void Freeze()
+    {
+        const int sigStop = 19;
+        if (Kill(_process.Id, sigStop) != 0)
+        {
+            throw new InvalidOperationException($"cannot stop {Name}: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 
     /// <summary>SIGKILL: the process gets no chance to leave the cluster.</summary>
     public void KillHard() => _process.Kill(entireProcessTree: true);
