@@ -91,6 +91,23 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public async Task Config_file_including_a_missing_file_should_name_both()
+    {
+        var path = _folder.Write("over.hocon", "include \"nowhere.hocon\"\nakka.loglevel = INFO\n");
+        var error = await RunExpectingError(2, "node", "--role", "worker", "--config", path);
+        Assert.Equal($"error: {path}: include \"nowhere.hocon\": no such file {Path.Combine(_folder.Path, "nowhere.hocon")}", error);
+    }
+
+    [Fact]
+    public async Task Config_files_that_include_each_other_should_be_a_usage_error()
+    {
+        var first = _folder.Write("first.hocon", "include \"second.hocon\"\n");
+        var second = _folder.Write("second.hocon", "include \"first.hocon\"\n");
+        var error = await RunExpectingError(2, "node", "--role", "worker", "--config", first);
+        Assert.Equal($"error: {second}: include cycle through {first}", error);
+    }
+
+    [Fact]
     public async Task Unknown_option_should_be_a_usage_error()
     {
         var error = await RunExpectingError(2, "train", "--epochz", "3");

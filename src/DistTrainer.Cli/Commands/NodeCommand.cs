@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Configuration;
+using Akka.Configuration.Hocon;
 using DistTrainer.Actors.Cluster;
 using DistTrainer.Actors.Coordinator;
 using DistTrainer.Actors.Messages;
@@ -35,7 +36,7 @@ public static class NodeCommand
         new("public-host", "address other nodes use to reach this one (e.g. a pod's DNS name)", Default: "--host"),
         new("port", "TCP port; 0 picks a free one", Default: "cluster.hocon's (4053), or 0 without a config file"),
         new("seed-node", "seed node address akka.tcp://disttrainer@HOST:PORT (repeatable); none: this node starts a new cluster", Repeatable: true, Default: "cluster.hocon's"),
-        new("config", "HOCON deployment file", Default: "cluster.hocon if it exists in the current directory"),
+        new("config", "HOCON deployment file (include \"FILE\" reads FILE beside it)", Default: "cluster.hocon if it exists in the current directory"),
         new("cluster-name", "cluster (ActorSystem) name; nodes of other clusters are refused", Default: ClusterNode.DefaultSystemName),
         new("job", "job id; a worker only joins a coordinator running the same job", Default: ClusterNode.DefaultJobId),
         new("min-workers", "coordinator: training starts once this many workers are registered", Default: "1"),
@@ -266,18 +267,54 @@ public static class NodeCommand
         return finished == node.JobOutcome ? node.JobOutcome.Result : null;
     }
 
-    /// <summary>--config PATH, else ./cluster.hocon when present, else none (built-in defaults).</summary>
+    /// <summary>
+    /// --config PATH, else ./cluster.hocon when present, else none (built-in defaults). <c>include "FILE"</c> reads FILE
+    /// relative to the file that includes it, so a small override file can include the repository's cluster.hocon.
+    /// </summary>
     internal static Config? LoadConfig(string? path)
     {
         if (path is null)
         {
-            return File.Exists("cluster.hocon") ? ConfigurationFactory.ParseString(File.ReadAllText("cluster.hocon")) : null;
+            if (!File.Exists("cluster.hocon"))
+            {
+                return null;
+            }
+            path = "cluster.hocon";
         }
-        if (!File.Exists(path))
+        else if (!File.Exists(path))
         {
             throw new UsageException($"--config: no such file \"{path}\"");
         }
-        return ConfigurationFactory.ParseString(File.ReadAllText(path));
+        return new Config(ParseHoconFile(Path.GetFullPath(path), []));
+    }
+
+    private static HoconRoot ParseHoconFile(string path, List<string> including)
+    {
+        if (including.Contains(path))
+        {
+            throw new UsageException($"{including[^1]}: include cycle through {path}");
+        }
+        including.Add(path);
+        try
+        {
+            return Parser.Parse(File.ReadAllText(path), include =>
+            {
+                var target = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, include));
+                if (!File.Exists(target))
+                {
+                    throw new UsageException($"{path}: include \"{include}\": no such file {target}");
+                }
+                return ParseHoconFile(target, including);
+            });
+        }
+        catch (Exception e) when (e is not UsageException and not IOException and not UnauthorizedAccessException)
+        {
+            throw new UsageException($"{path}: not valid HOCON: {e.Message}");
+        }
+        finally
+        {
+            including.RemoveAt(including.Count - 1);
+        }
     }
 
     private static string FormatEpoch(ActorEpochReport r, int epochs)
