@@ -41,6 +41,27 @@ public sealed class ParameterServerActorSpec : TestKit
         }
     }
 
+    [Fact]
+    public void ParameterServer_should_tell_a_late_registering_coordinator_about_a_step_applied_before_it_registered()
+    {
+        // Across nodes a worker's first gradient can overtake the coordinator's RegisterCoordinator.
+        var settings = new ParameterServerSettings(TrainingMode.Sync, new OptimizerOptions(OptimizerKind.Sgd, LearningRate)) { ChunkFloats = ChunkFloats };
+        var server = Sys.ActorOf(ParameterServerActor.Props(settings, TestData.Random(Length, 1)));
+        var worker = CreateTestProbe();
+        server.Tell(new PullParameters(0), worker.Ref);
+        worker.ExpectSnapshot(server, Length, out _);
+        server.PushFrom(worker.Ref, TestData.Random(Length, 2), version: 0, step: 0, part: 0, stepSamples: 4, samples: 4, ChunkFloats, transferId: 1, loss: 1.5);
+        worker.ExpectSnapshot(server, Length, out var version);
+        Assert.Equal(1, version);
+
+        var coordinator = CreateTestProbe();
+        server.Tell(new RegisterCoordinator(Length), coordinator.Ref);
+
+        coordinator.ExpectMsg<GradientAccepted>(a => a.Step == 0 && a.Part == 0 && a.SampleCount == 4);
+        var applied = coordinator.ExpectMsg<StepApplied>();
+        Assert.Equal((0L, 1L, 4, 1.5), (applied.Step, applied.Version, applied.Samples, applied.Loss));
+    }
+
     [Theory]
     [InlineData(ChunkFloats)] // chunked, as from a remote worker
     [InlineData(Length)] // inline: the last part is read in place by the fused step

@@ -20,9 +20,13 @@ namespace DistTrainer.Actors.ParameterServer;
 /// </summary>
 public sealed class ParameterServerActor : ReceiveActor
 {
+    private const int MaxUntold = 1 << 16; // a bound for a coordinator that never registers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ParameterServerSettings _settings;
-    private IActorRef _coordinator = ActorRefs.Nobody;
+    private IActorRef? _coordinator;
+    // Acceptances and applied steps from before the coordinator's RegisterCoordinator arrived: across nodes a worker's
+    // first gradient can overtake it, and the coordinator must still hear that the step was applied.
+    private readonly Queue<object> _untold = new();
     private readonly float[] _weights;
     private readonly float[] _sum;
     private readonly IOptimizer _optimizer;
@@ -68,6 +72,10 @@ public sealed class ParameterServerActor : ReceiveActor
             }
             _coordinator = Sender;
             _log.Debug("parameter server reports to {0}", Sender.Path);
+            while (_untold.TryDequeue(out var message))
+            {
+                _coordinator.Tell(message, Self);
+            }
         });
         Receive<Terminated>(t =>
         {
@@ -274,7 +282,7 @@ public sealed class ParameterServerActor : ReceiveActor
         _stepParts.Add(push.Part);
         _stepSamples += push.SampleCount;
         _stepLoss += push.Loss;
-        _coordinator.Tell(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros, push.Correct), Self);
+        TellCoordinator(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros, push.Correct));
 
         // Held parts cost no copy: the pushed array (or its chunks) is read when its turn comes. A pooled array from the
         // bulk channel is taken from the assembler, which would otherwise recycle it at its next call while still held.
@@ -323,8 +331,20 @@ public sealed class ParameterServerActor : ReceiveActor
         {
             SendDueStates(); // after the broadcast: a checkpoint never delays the next step's start
         }
-        _coordinator.Tell(applied, Self);
+        TellCoordinator(applied);
         return true;
+    }
+
+    private void TellCoordinator(object message)
+    {
+        if (_coordinator is not null)
+        {
+            _coordinator.Tell(message, Self);
+        }
+        else if (_untold.Count < MaxUntold)
+        {
+            _untold.Enqueue(message);
+        }
     }
 
     /// <summary>The first part starts the sum (no clearing pass, no read of zeros); the others add to it.</summary>
@@ -380,7 +400,7 @@ public sealed class ParameterServerActor : ReceiveActor
         _receivers.Clear();
         _receivers.Add(Sender);
         ApplyStep(values, [], push.SampleCount, _receivers);
-        _coordinator.Tell(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros, push.Correct), Self);
+        TellCoordinator(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros, push.Correct));
     }
 
     /// <summary>
