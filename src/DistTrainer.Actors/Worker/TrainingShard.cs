@@ -126,6 +126,9 @@ public sealed class TrainingShard
 
     public ReadOnlySpan<float> Row(int local) => _features.AsSpan(local * FeatureCount, FeatureCount);
 
+    /// <summary>Every held row, row-major, in local order.</summary>
+    public ReadOnlySpan<float> Features => _features;
+
     public float Target(int local) => _targets[local];
 
     public override string ToString() => Ranges.Count == 0 ? "no rows" : $"{Count} rows {string.Join(" ", Ranges)}";

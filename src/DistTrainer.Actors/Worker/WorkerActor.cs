@@ -4,6 +4,7 @@ using Akka.Event;
 using DistTrainer.Actors.Messages;
 using DistTrainer.Actors.Transfer;
 using DistTrainer.Numerics.Data;
+using DistTrainer.Numerics.Kernels;
 using DistTrainer.Numerics.Models;
 
 namespace DistTrainer.Actors.Worker;
@@ -41,6 +42,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly float[] _features;
     private readonly float[] _targets;
     private readonly int[] _ids;
+    private readonly int[] _localRows;
     private readonly ChunkAssembler _assembler;
     private readonly List<ComputeGradient> _pending = [];
     private TrainingShard _shard;
@@ -69,6 +71,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _features = new float[maxBatch * settings.Model.Inputs];
         _targets = new float[maxBatch];
         _ids = new int[maxBatch];
+        _localRows = new int[maxBatch];
         _assembler = new ChunkAssembler(settings.MaxOpenTransfers, _model.ParameterCount);
 
         Receive<TensorChunk>(OnChunk);
@@ -301,14 +304,14 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void Prepare(ComputeGradient work)
     {
         var rows = work.Rows;
-        var inputs = _shard.FeatureCount;
         for (var i = 0; i < rows.Length; i++)
         {
             var local = _shard.LocalIndex(rows[i]);
-            _shard.Row(local).CopyTo(_features.AsSpan(i * inputs, inputs));
+            _localRows[i] = local;
             _targets[i] = _shard.Target(local);
             _ids[i] = rows[i]; // the global row: seeded sampling (RBM) must not depend on which worker holds it
         }
+        RowGather.Gather(_shard.Features, _shard.FeatureCount, _localRows.AsSpan(0, rows.Length), _features);
         // A local server gets the gradient array itself (pooled, returned by its lease); a remote one the tensor's.
         if (_serverIsLocal)
         {

@@ -95,9 +95,9 @@ public sealed class Trainer
     {
         var count = rows.Length;
         var features = _train.FeatureCount;
+        RowGather.Gather(_train.Features, features, rows, _batchFeatures);
         for (var i = 0; i < count; i++)
         {
-            _train.Row(rows[i]).CopyTo(_batchFeatures.AsSpan(i * features, features));
             _batchTargets[i] = _train.Targets[rows[i]];
             _batchIds[i] = rows[i];
         }
