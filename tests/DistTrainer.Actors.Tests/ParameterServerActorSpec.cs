@@ -171,6 +171,73 @@ public sealed class ParameterServerActorSpec : TestKit
         Assert.Equal(afterStep, worker.ExpectSnapshot(server, Length, out _));
     }
 
+    [Theory]
+    [InlineData(ChunkFloats)] // chunked, as from a remote worker: checked on arrival
+    [InlineData(Length)] // inline: read in place, so checked by the optimizer's own pass
+    public void ParameterServer_should_refuse_a_last_part_holding_infinity_and_apply_the_step_when_a_finite_one_comes(int pushChunkFloats)
+    {
+        var (server, coordinator, worker, initial) = Start(TrainingMode.Sync);
+        var g0 = TestData.Random(Length, 2);
+        var g1 = TestData.Random(Length, 3);
+        server.PushFrom(worker.Ref, g0, version: 0, step: 0, part: 0, stepSamples: 4, samples: 2, pushChunkFloats, transferId: 1);
+        coordinator.ExpectMsg<GradientAccepted>(a => a.Part == 0);
+
+        var bad = (float[])g1.Clone();
+        bad[Length - 1] = float.PositiveInfinity;
+        server.PushFrom(worker.Ref, bad, version: 0, step: 0, part: 1, stepSamples: 4, samples: 2, pushChunkFloats, transferId: 2);
+        Assert.Contains("NaN or infinity", worker.ExpectMsg<GradientRejected>().Reason);
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        server.Tell(new PullParameters(-1), worker.Ref);
+        Assert.Equal(initial, worker.ExpectSnapshot(server, Length, out var version));
+        Assert.Equal(0, version);
+
+        // The step is still open with part 0 in it: the finite part 1 completes it.
+        server.PushFrom(worker.Ref, g1, version: 0, step: 0, part: 1, stepSamples: 4, samples: 2, pushChunkFloats, transferId: 3);
+        coordinator.ExpectMsg<GradientAccepted>(a => a.Part == 1);
+        Assert.Equal((1L, 4), coordinator.ExpectMsg<StepApplied>() is var applied ? (applied.Version, applied.Samples) : default);
+        var weights = worker.ExpectSnapshot(server, Length, out version);
+        Assert.Equal(1, version);
+        for (var i = 0; i < Length; i++)
+        {
+            Assert.Equal(initial[i] - LearningRate * ((double)g0[i] + g1[i]) / 4.0, weights[i], 5);
+        }
+    }
+
+    [Theory]
+    [InlineData(ChunkFloats)]
+    [InlineData(Length)]
+    public void ParameterServer_should_refuse_a_step_whose_update_overflows_and_keep_its_weights(int pushChunkFloats)
+    {
+        // Each part is finite; their sum is not: a training that diverged.
+        var (server, coordinator, worker, initial) = Start(TrainingMode.Sync);
+        var huge = Enumerable.Repeat(3e38f, Length).ToArray();
+        server.PushFrom(worker.Ref, huge, version: 0, step: 0, part: 0, stepSamples: 2, samples: 1, pushChunkFloats, transferId: 1);
+        coordinator.ExpectMsg<GradientAccepted>(a => a.Part == 0);
+
+        EventFilter.Error(contains: "the training diverged").ExpectOne(() =>
+        {
+            server.PushFrom(worker.Ref, huge, version: 0, step: 0, part: 1, stepSamples: 2, samples: 1, pushChunkFloats, transferId: 2);
+            Assert.Contains("diverged", worker.ExpectMsg<GradientRejected>().Reason);
+        });
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        server.Tell(new PullParameters(-1), worker.Ref);
+        Assert.Equal(initial, worker.ExpectSnapshot(server, Length, out var version));
+        Assert.Equal(0, version);
+    }
+
+    [Fact]
+    public void ParameterServer_should_refuse_a_gradient_holding_NaN_in_async_mode_and_answer_with_unchanged_weights()
+    {
+        var (server, coordinator, worker, initial) = Start(TrainingMode.Async);
+        var nan = TestData.Random(Length, 4);
+        nan[7] = float.NaN;
+        server.PushFrom(worker.Ref, nan, version: -1, step: 0, part: 0, stepSamples: 3, samples: 3, Length, transferId: 1);
+        Assert.Contains("NaN or infinity", worker.ExpectMsg<GradientRejected>().Reason);
+        Assert.Equal(initial, worker.ExpectSnapshot(server, Length, out var version));
+        Assert.Equal(0, version);
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
     [Fact]
     public void ParameterServer_should_continue_from_a_restored_checkpoint_exactly_as_the_server_it_came_from()
     {

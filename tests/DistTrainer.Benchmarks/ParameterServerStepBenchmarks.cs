@@ -12,8 +12,9 @@ namespace DistTrainer.Benchmarks;
 /// <summary>
 /// The parameter server's serial work once the last gradient of a sync step is in, for an MLP 784-256-128-10
 /// (235,146 parameters) and SGD: separate passes (add the last part, scale by 1/n, optimizer step, copy into the
-/// broadcast array) against the fused optimizer step that reads the parts in place and writes both arrays in one pass.
-/// The NaN/Inf check of the last part is the same in both and left out.
+/// broadcast array, each a pass of its own, after a pass that checks the last part for NaN and infinity) against the
+/// fused optimizer step that reads the parts in place, writes the new weights once (the server lends that array to
+/// its workers) and checks them in the same pass.
 /// Run: dotnet run -c Release --project tests/DistTrainer.Benchmarks -- --filter '*ParameterServerStepBenchmarks*'
 /// </summary>
 [Config(typeof(QuickConfig))]
@@ -50,6 +51,10 @@ public class ParameterServerStepBenchmarks
     public void SeparatePasses()
     {
         var gradient = _last;
+        if (!AllFinite(_last))
+        {
+            throw new InvalidOperationException("the benchmark's gradient is finite");
+        }
         if (Parts == 2)
         {
             ElementWise.Add(_last, _sum);
@@ -69,13 +74,38 @@ public class ParameterServerStepBenchmarks
     {
         if (Parts == 2)
         {
-            _sgd.Step(_weights, _sum, _last, 1f, _broadcast);
+            Check(_sgd.TryStep(_weights, _sum, _last, 1f, _broadcast, []));
             _first.CopyTo(_sum, 0); // the same restore as the baseline, so both carry its cost
         }
         else
         {
-            _sgd.Step(_weights, _last, [], 1f, _broadcast);
+            Check(_sgd.TryStep(_weights, _last, [], 1f, _broadcast, []));
         }
+    }
+
+    private static void Check(bool applied)
+    {
+        if (!applied)
+        {
+            throw new InvalidOperationException("the benchmark's step is finite");
+        }
+    }
+
+    /// <summary>The parameter server's separate check of a part (ReceivedTensor.IsFinite): x·0 is NaN only for NaN and ±∞.</summary>
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        var i = 0;
+        var acc = System.Numerics.Vector<float>.Zero;
+        for (; i <= values.Length - System.Numerics.Vector<float>.Count; i += System.Numerics.Vector<float>.Count)
+        {
+            acc += new System.Numerics.Vector<float>(values[i..]) * System.Numerics.Vector<float>.Zero;
+        }
+        var scalar = System.Numerics.Vector.Sum(acc);
+        for (; i < values.Length; i++)
+        {
+            scalar += values[i] * 0f;
+        }
+        return float.IsFinite(scalar);
     }
 
     private sealed class QuickConfig : ManualConfig

@@ -27,7 +27,10 @@ public sealed class ParameterServerActor : ReceiveActor
     // Acceptances and applied steps from before the coordinator's RegisterCoordinator arrived: across nodes a worker's
     // first gradient can overtake it, and the coordinator must still hear that the step was applied.
     private readonly Queue<object> _untold = new();
-    private readonly float[] _weights;
+    // The weights never change in place: each step writes a new pooled array, which is then lent, unchanged, to the
+    // local workers; the server holds it through _weightsLease until the next step replaces it.
+    private float[] _weights;
+    private TensorLease _weightsLease;
     private readonly float[] _sum;
     private readonly IOptimizer _optimizer;
     private readonly ChunkAssembler _assembler;
@@ -52,11 +55,13 @@ public sealed class ParameterServerActor : ReceiveActor
     public ParameterServerActor(ParameterServerSettings settings, float[] initialWeights)
     {
         _settings = settings;
-        _weights = (float[])initialWeights.Clone();
+        _snapshotPool = new TensorPool(initialWeights.Length);
+        _weights = _snapshotPool.Rent();
+        initialWeights.CopyTo(_weights, 0);
+        _weightsLease = _snapshotPool.Lease(_weights, 1);
         _sum = new float[_weights.Length];
         _optimizer = settings.Optimizer.Create(_weights.Length);
         _assembler = new ChunkAssembler(settings.MaxOpenTransfers, TrainingStateTensor.MaxLength(_weights.Length)); // a restore carries weights + optimizer state
-        _snapshotPool = new TensorPool(_weights.Length);
 
         Receive<TensorChunk>(OnChunk);
         Receive<PushGradients>(OnPush);
@@ -178,7 +183,9 @@ public sealed class ParameterServerActor : ReceiveActor
                 try
                 {
                     _optimizer.ImportState(data.AsSpan(restore.WeightCount));
-                    data.AsSpan(0, restore.WeightCount).CopyTo(_weights);
+                    var restored = _snapshotPool.Rent(); // workers may still read the current array
+                    data.AsSpan(0, restore.WeightCount).CopyTo(restored);
+                    ReplaceWeights(restored);
                     _version = restore.Version;
                     ClearStep();
                 }
@@ -196,7 +203,7 @@ public sealed class ParameterServerActor : ReceiveActor
         }
         _log.Info("parameter server restored a checkpoint at version {0}", _version);
         SplitReceivers(_subscribers);
-        SendSnapshot(broadcast: null); // workers that pulled the initial weights move on to the restored ones
+        SendSnapshot(); // workers that pulled the initial weights move on to the restored ones
         SendDueStates();
         Sender.Tell(new TrainingStateRestored(_version, null), Self);
     }
@@ -230,9 +237,9 @@ public sealed class ParameterServerActor : ReceiveActor
             Reject(push, $"sample count {push.SampleCount} is not positive");
             return false;
         }
-        if (!double.IsFinite(push.Loss) || !gradient.AllFinite())
+        if (!double.IsFinite(push.Loss))
         {
-            Reject(push, "the gradient or the loss holds NaN or infinity");
+            Reject(push, NotFinite);
             return false;
         }
         if (_settings.Mode == TrainingMode.Sync)
@@ -242,6 +249,8 @@ public sealed class ParameterServerActor : ReceiveActor
         ApplyAsync(push, gradient);
         return false;
     }
+
+    private const string NotFinite = "the gradient or the loss holds NaN or infinity";
 
     private bool AccumulateSync(PushGradients push, ReceivedTensor gradient)
     {
@@ -273,16 +282,7 @@ public sealed class ParameterServerActor : ReceiveActor
             Reject(push, $"{push.SampleCount} samples exceed the {open} still open in step {push.Step}");
             return false;
         }
-        if (_stepSamples == 0)
-        {
-            _stepOfVersion = push.Step;
-            _stepExpected = push.StepSamples;
-        }
-        var last = _stepSamples + push.SampleCount == _stepExpected;
-        _stepParts.Add(push.Part);
-        _stepSamples += push.SampleCount;
-        _stepLoss += push.Loss;
-        TellCoordinator(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros, push.Correct));
+        var last = push.SampleCount == open;
 
         // Held parts cost no copy: the pushed array (or its chunks) is read when its turn comes. A pooled array from the
         // bulk channel is taken from the assembler, which would otherwise recycle it at its next call while still held.
@@ -291,48 +291,98 @@ public sealed class ParameterServerActor : ReceiveActor
         {
             at--;
         }
-        _heldParts.Insert(at, new HeldPart(push.Part, gradient, push.Lease, _assembler.TryKeep(out var kept) ? kept : null));
+        var arriving = new HeldPart(push.Part, gradient, push.Lease, null);
+        _heldParts.Insert(at, arriving);
+        // The fused step reads the highest part in place (inline tensors); with two parts and nothing summed yet, both.
+        var extra = _heldParts[^1].Gradient.Contiguous;
+        var first = _partsSummed == 0 && _heldParts.Count == 2 && extra is not null ? _heldParts[0].Gradient.Contiguous : null;
+        var checkedByStep = last && extra is not null && (at == _heldParts.Count - 1 || (first is not null && at == 0));
+        // Any other part is checked now, while the step still waits for others; the last one, read in place, is
+        // checked by the optimizer's own pass, which leaves everything unchanged if it finds NaN or infinity.
+        if (!checkedByStep && !gradient.AllFinite())
+        {
+            _heldParts.RemoveAt(at);
+            Reject(push, NotFinite);
+            return false;
+        }
+        if (_assembler.TryKeep(out var kept))
+        {
+            _heldParts[at] = arriving with { Kept = kept };
+        }
+        if (_stepSamples == 0)
+        {
+            _stepOfVersion = push.Step;
+            _stepExpected = push.StepSamples;
+        }
+        var accepted = new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros, push.Correct);
         if (!last)
         {
+            Count(push);
+            TellCoordinator(accepted);
             // A part is summed once the part after it is here: the newest stays unread, so that with two parts the
             // fused step reads both in place and no pass copies the first into the sum.
             while (_heldParts.Count > 1 && _heldParts[0].Part == _partsSummed && _heldParts[1].Part == _partsSummed + 1)
             {
-                AddToSum(_heldParts[0].Gradient);
-                _heldParts[0].Release();
-                _heldParts.RemoveAt(0);
+                SumHeldPart();
             }
             return true;
         }
 
-        // Every part is in: the held ones follow the summed ones in part order. The fused step reads the highest part
-        // in place (inline tensors), saving a pass; with two parts and nothing summed yet, it reads both in place.
-        var extra = _heldParts[^1].Gradient.Contiguous;
-        var first = _partsSummed == 0 && _heldParts.Count == 2 && extra is not null ? _heldParts[0].Gradient.Contiguous : null;
-        var applied = new StepApplied(_stepOfVersion, _version + 1, _stepSamples, _stepLoss);
+        // Every part is in: the held ones follow the summed ones in part order. Those the fused step does not read in
+        // place go into the sum first.
         if (first is null)
         {
-            for (var i = 0; i < _heldParts.Count - 1; i++)
+            while (_heldParts.Count > (extra is null ? 0 : 1))
             {
-                AddToSum(_heldParts[i].Gradient);
-            }
-            if (extra is null)
-            {
-                AddToSum(_heldParts[^1].Gradient);
+                SumHeldPart();
             }
         }
         // Two in place, or the whole step in one part (nothing summed), or the sum plus at most one part in place.
         var (gradients, more) = first is not null ? (first, extra!)
             : _partsSummed == 0 && extra is not null ? (extra, [])
             : (_sum, extra ?? []);
-        ApplyStep(gradients, more, _stepSamples, _subscribers);
+        if (!TryApplyStep(gradients, more, _stepSamples + push.SampleCount, _subscribers))
+        {
+            if (checkedByStep && !gradient.AllFinite())
+            {
+                var index = _heldParts.FindIndex(h => h.Part == push.Part);
+                ChunkArrayPool.Received.Return(_heldParts[index].Kept); // its lease is released by OnPush
+                _heldParts.RemoveAt(index);
+                Reject(push, NotFinite);
+                return false;
+            }
+            // Every part is finite, but the update is not: the training diverged. Re-sending a part cannot help.
+            _log.Error("parameter server cannot apply step {0}: its update makes the weights or the optimizer state NaN or infinite; the training diverged (a lower learning rate may help)", push.Step);
+            ClearStep();
+            Reject(push, "the step's update is not finite: the training diverged");
+            return true; // its lease went with the step's other parts
+        }
+        Count(push);
+        var applied = new StepApplied(_stepOfVersion, _version, _stepSamples, _stepLoss);
         ClearStep();
+        TellCoordinator(accepted);
         if (_statePulls.Count > 0)
         {
             SendDueStates(); // after the broadcast: a checkpoint never delays the next step's start
         }
         TellCoordinator(applied);
         return true;
+    }
+
+    /// <summary>Counts an accepted part in the open step.</summary>
+    private void Count(PushGradients push)
+    {
+        _stepParts.Add(push.Part);
+        _stepSamples += push.SampleCount;
+        _stepLoss += push.Loss;
+    }
+
+    /// <summary>Adds the lowest held part to the sum and lets its array go.</summary>
+    private void SumHeldPart()
+    {
+        AddToSum(_heldParts[0].Gradient);
+        _heldParts[0].Release();
+        _heldParts.RemoveAt(0);
     }
 
     private void TellCoordinator(object message)
@@ -391,32 +441,50 @@ public sealed class ParameterServerActor : ReceiveActor
             gradient.CopyTo(_sum);
             values = _sum;
         }
+        _receivers.Clear();
+        _receivers.Add(Sender);
+        if (!TryApplyStep(values, [], push.SampleCount, _receivers))
+        {
+            Reject(push, gradient.AllFinite() ? "its update is not finite: the training diverged" : NotFinite);
+            return;
+        }
         _completed.Add(key);
         _completedOrder.Enqueue(key);
         if (_completedOrder.Count > _settings.CompletedWorkMemory)
         {
             _completed.Remove(_completedOrder.Dequeue());
         }
-        _receivers.Clear();
-        _receivers.Add(Sender);
-        ApplyStep(values, [], push.SampleCount, _receivers);
         TellCoordinator(new GradientAccepted(push.WorkerId, push.Epoch, push.Step, push.Part, _version, push.SampleCount, push.Loss, push.ComputeMicros, push.Correct));
     }
 
     /// <summary>
-    /// w ← optimizer(w, (sum + extra) / samples), version + 1, and the new weights to <paramref name="receivers"/>. One
-    /// fused pass writes the weights and the local receivers' broadcast array together (see IOptimizer.Step).
+    /// w ← optimizer(w, (sum + extra) / samples) into a new array, version + 1, and the new weights to
+    /// <paramref name="receivers"/>: the same array to local ones, a copy written by the same pass to remote ones. False,
+    /// with weights, optimizer state and version unchanged, when the new weights or state would not be finite.
     /// </summary>
-    private void ApplyStep(float[] sum, float[] extra, int samples, IReadOnlyCollection<IActorRef> receivers)
+    private bool TryApplyStep(float[] sum, float[] extra, int samples, IReadOnlyCollection<IActorRef> receivers)
     {
         SplitReceivers(receivers);
-        // The fused step also writes the new weights where they are sent from: an array lent to local receivers, or
-        // else the tensor for remote ones (with both kinds, the remote ones get a copy).
-        var broadcast = _localReceivers.Count > 0 ? _snapshotPool.Rent() : null;
-        var outgoing = broadcast is null && _remoteReceivers.Count > 0 ? OutgoingTensor.Rent(_weights.Length, ++_nextTransferId, _settings.ChunkFloats) : null;
-        _optimizer.Step(_weights, sum, extra, 1f / samples, broadcast ?? (outgoing is null ? Span<float>.Empty : outgoing.Buffer));
+        var next = _snapshotPool.Rent();
+        var outgoing = _remoteReceivers.Count > 0 ? OutgoingTensor.Rent(_weights.Length, ++_nextTransferId, _settings.ChunkFloats) : null;
+        if (!_optimizer.TryStep(_weights, sum, extra, 1f / samples, next, outgoing is null ? Span<float>.Empty : outgoing.Buffer))
+        {
+            _snapshotPool.Return(next);
+            outgoing?.Release();
+            return false;
+        }
+        ReplaceWeights(next);
         _version++;
-        SendSnapshot(broadcast, outgoing);
+        SendSnapshot(outgoing);
+        return true;
+    }
+
+    /// <summary>The server's weights become <paramref name="next"/>; the old array goes back once no worker reads it.</summary>
+    private void ReplaceWeights(float[] next)
+    {
+        _weightsLease.Release();
+        _weights = next;
+        _weightsLease = _snapshotPool.Lease(next, 1);
     }
 
     private void Reject(PushGradients push, string reason)
@@ -443,7 +511,7 @@ public sealed class ParameterServerActor : ReceiveActor
         _receivers.Clear();
         _receivers.Add(receiver);
         SplitReceivers(_receivers);
-        SendSnapshot(broadcast: null);
+        SendSnapshot();
     }
 
     private void SplitReceivers(IReadOnlyCollection<IActorRef> receivers)
@@ -457,20 +525,17 @@ public sealed class ParameterServerActor : ReceiveActor
     }
 
     /// <summary>
-    /// One copy of the weights for all receivers split by <see cref="SplitReceivers"/>: local ones share one pooled
-    /// array (<paramref name="broadcast"/> when the step already wrote it, released by each receiver after reading),
-    /// remote ones get it chunked when large and flow-controlled; the message objects are the same for every receiver.
+    /// The weights to every receiver split by <see cref="SplitReceivers"/>: local ones share the server's own array
+    /// (it never changes; each receiver releases its share of the lease after its last read), remote ones get it
+    /// chunked when large and flow-controlled (<paramref name="outgoing"/> when the step already wrote that copy); the
+    /// message objects are the same for every receiver.
     /// </summary>
-    private void SendSnapshot(float[]? broadcast, OutgoingTensor? outgoing = null)
+    private void SendSnapshot(OutgoingTensor? outgoing = null)
     {
         if (_localReceivers.Count > 0)
         {
-            if (broadcast is null)
-            {
-                broadcast = _snapshotPool.Rent();
-                _weights.CopyTo(broadcast, 0);
-            }
-            var local = new ParametersSnapshot(_version, broadcast.Length, 0, broadcast) { Lease = _snapshotPool.Lease(broadcast, _localReceivers.Count) };
+            _weightsLease.Share(_localReceivers.Count);
+            var local = new ParametersSnapshot(_version, _weights.Length, 0, _weights) { Lease = _weightsLease };
             foreach (var receiver in _localReceivers)
             {
                 receiver.Tell(local, Self);

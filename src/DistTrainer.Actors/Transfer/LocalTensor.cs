@@ -87,6 +87,16 @@ public sealed class TensorLease
         _holders = holders;
     }
 
+    /// <summary>Adds <paramref name="holders"/> holders; only a current holder may share, so the array cannot have gone back.</summary>
+    public void Share(int holders)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(holders);
+        if (Interlocked.Add(ref _holders, holders) <= holders)
+        {
+            throw new InvalidOperationException("a tensor lease was shared after its last release");
+        }
+    }
+
     public void Release()
     {
         var left = Interlocked.Decrement(ref _holders);

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace DistTrainer.Numerics.Optimizers;
 
@@ -8,23 +9,47 @@ namespace DistTrainer.Numerics.Optimizers;
 /// </summary>
 public sealed class Adam(float learningRate, float beta1, float beta2, float epsilon, float weightDecay, int parameterCount) : IOptimizer
 {
-    private readonly float[] _m = new float[parameterCount];
-    private readonly float[] _v = new float[parameterCount];
+    private float[] _m = new float[parameterCount];
+    private float[] _v = new float[parameterCount];
+    private float[]? _nextM; // TryStep writes the moments here and swaps on success
+    private float[]? _nextV;
     private long _t;
 
-    public void Step(Span<float> weights, ReadOnlySpan<float> gradients) => Step(weights, gradients, default, 1f, default);
-
-    public void Step(Span<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale, Span<float> weightsCopy)
+    public void Step(Span<float> weights, ReadOnlySpan<float> gradients)
     {
-        var gradients = new FusedGradient(weights, gradientSum, extraGradientSum, scale, weightsCopy);
         _t++;
+        Update(weights, new FusedGradient(weights, gradients, default, 1f, weights, default), _t, _m, _v);
+    }
+
+    public bool TryStep(ReadOnlySpan<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale,
+        Span<float> newWeights, Span<float> newWeightsCopy)
+    {
+        _nextM ??= new float[_m.Length];
+        _nextV ??= new float[_v.Length];
+        if (!Update(weights, new FusedGradient(weights, gradientSum, extraGradientSum, scale, newWeights, newWeightsCopy), _t + 1, _nextM, _nextV))
+        {
+            return false;
+        }
+        _t++;
+        (_m, _nextM) = (_nextM, _m);
+        (_v, _nextV) = (_nextV, _v);
+        return true;
+    }
+
+    /// <summary>Step <paramref name="t"/>: reads the moments from <c>_m</c>, <c>_v</c> and writes them to <paramref name="newM"/>, <paramref name="newV"/> (which may be the same arrays).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool Update(ReadOnlySpan<float> weights, FusedGradient gradients, long t, float[] newM, float[] newV)
+    {
         // Fold both bias corrections into the step size: η·√(1−β₂ᵗ)/(1−β₁ᵗ), with ε scaled to match.
-        var c1 = 1.0 - Math.Pow(beta1, _t);
-        var c2 = 1.0 - Math.Pow(beta2, _t);
+        var c1 = 1.0 - Math.Pow(beta1, t);
+        var c2 = 1.0 - Math.Pow(beta2, t);
         var stepSize = (float)(learningRate * Math.Sqrt(c2) / c1);
         var eps = (float)(epsilon * Math.Sqrt(c2));
         var m = _m.AsSpan(0, weights.Length);
         var v = _v.AsSpan(0, weights.Length);
+        var mOut = newM.AsSpan(0, weights.Length);
+        var vOut = newV.AsSpan(0, weights.Length);
+        var finite = new FiniteProbe();
         var i = 0;
         if (Vector.IsHardwareAccelerated)
         {
@@ -39,20 +64,23 @@ public sealed class Adam(float learningRate, float beta1, float beta2, float eps
             {
                 var w = new Vector<float>(weights[i..]);
                 var g = gradients.Vector(i) + vWd * w;
-                var mi = vB1 * new Vector<float>(m[i..]) + vOneMinusB1 * g;
-                var vi = vB2 * new Vector<float>(v[i..]) + vOneMinusB2 * g * g;
-                mi.CopyTo(m[i..]);
-                vi.CopyTo(v[i..]);
-                gradients.Store(weights, i, w - vStep * mi / (Vector.SquareRoot(vi) + vEps));
+                var mi = finite.Add(vB1 * new Vector<float>(m[i..]) + vOneMinusB1 * g);
+                var vi = finite.Add(vB2 * new Vector<float>(v[i..]) + vOneMinusB2 * g * g);
+                mi.CopyTo(mOut[i..]);
+                vi.CopyTo(vOut[i..]);
+                gradients.Store(i, finite.Add(w - vStep * mi / (Vector.SquareRoot(vi) + vEps)));
             }
         }
         for (; i < weights.Length; i++)
         {
             var g = gradients.Scalar(i) + weightDecay * weights[i];
-            m[i] = beta1 * m[i] + (1f - beta1) * g;
-            v[i] = beta2 * v[i] + (1f - beta2) * g * g;
-            gradients.Store(weights, i, weights[i] - stepSize * m[i] / (MathF.Sqrt(v[i]) + eps));
+            var mi = finite.Add(beta1 * m[i] + (1f - beta1) * g);
+            var vi = finite.Add(beta2 * v[i] + (1f - beta2) * g * g);
+            mOut[i] = mi;
+            vOut[i] = vi;
+            gradients.Store(i, finite.Add(weights[i] - stepSize * mi / (MathF.Sqrt(vi) + eps)));
         }
+        return finite.AllFinite;
     }
 
     /// <summary>State layout: [t, m…, v…].</summary>

@@ -3,16 +3,20 @@ namespace DistTrainer.Numerics.Optimizers;
 /// <summary>Updates a flat weight buffer from the averaged gradient of the same layout. One loop over the buffer; no allocation.</summary>
 public interface IOptimizer
 {
-    /// <summary>w ← update(w, g). <paramref name="gradients"/> is the mean gradient over the global batch.</summary>
+    /// <summary>w ← update(w, g), in place. <paramref name="gradients"/> is the mean gradient over the global batch.</summary>
     void Step(Span<float> weights, ReadOnlySpan<float> gradients);
 
     /// <summary>
-    /// The parameter server's step in one pass over memory: w ← update(w, scale·(gradientSum + extraGradientSum)), and the
-    /// new w is also written to <paramref name="weightsCopy"/> (the broadcast buffer). <paramref name="extraGradientSum"/>
-    /// and <paramref name="weightsCopy"/> may be empty. Gives exactly the floats of adding, scaling and stepping in
-    /// separate passes, which cost three more trips through a parameter-sized buffer.
+    /// The parameter server's step in one pass over memory: <paramref name="newWeights"/> ← update(w, scale·(gradientSum +
+    /// extraGradientSum)), also written to <paramref name="newWeightsCopy"/> when it is not empty (the buffer a remote
+    /// broadcast is sent from). <paramref name="weights"/> is only read. The step counts only when every new weight and
+    /// every new value of the optimizer's state is finite: then it returns true and keeps the new state. Otherwise it
+    /// returns false and the state is as before, so a NaN or infinite gradient, or an update that overflows, is
+    /// rejected by the same pass that applies it instead of by a separate pass over the gradient. Gives exactly the
+    /// floats of adding, scaling and stepping in separate passes.
     /// </summary>
-    void Step(Span<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale, Span<float> weightsCopy);
+    bool TryStep(ReadOnlySpan<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale,
+        Span<float> newWeights, Span<float> newWeightsCopy);
 
     /// <summary>The optimizer's state (moments, step count) as flat floats, for checkpoints. Empty for plain SGD.</summary>
     float[] ExportState();

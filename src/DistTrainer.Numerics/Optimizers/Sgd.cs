@@ -6,12 +6,17 @@ namespace DistTrainer.Numerics.Optimizers;
 /// <summary>Plain gradient descent: w ← w − η(g + λw).</summary>
 public sealed class Sgd(float learningRate, float weightDecay) : IOptimizer
 {
-    public void Step(Span<float> weights, ReadOnlySpan<float> gradients) => Step(weights, gradients, default, 1f, default);
+    public void Step(Span<float> weights, ReadOnlySpan<float> gradients) => Update(weights, new FusedGradient(weights, gradients, default, 1f, weights, default));
 
+    public bool TryStep(ReadOnlySpan<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale,
+        Span<float> newWeights, Span<float> newWeightsCopy) =>
+        Update(weights, new FusedGradient(weights, gradientSum, extraGradientSum, scale, newWeights, newWeightsCopy));
+
+    /// <summary>True when every new weight is finite.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a short run's thousands of tiny steps would start as tier-0 code
-    public void Step(Span<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale, Span<float> weightsCopy)
+    private bool Update(ReadOnlySpan<float> weights, FusedGradient gradients)
     {
-        var gradients = new FusedGradient(weights, gradientSum, extraGradientSum, scale, weightsCopy);
+        var finite = new FiniteProbe();
         var i = 0;
         var shrink = 1f - learningRate * weightDecay;
         if (Vector.IsHardwareAccelerated)
@@ -22,13 +27,14 @@ public sealed class Sgd(float learningRate, float weightDecay) : IOptimizer
             {
                 var w = new Vector<float>(weights[i..]);
                 var g = gradients.Vector(i);
-                gradients.Store(weights, i, w * vShrink - vLr * g);
+                gradients.Store(i, finite.Add(w * vShrink - vLr * g));
             }
         }
         for (; i < weights.Length; i++)
         {
-            gradients.Store(weights, i, weights[i] * shrink - learningRate * gradients.Scalar(i));
+            gradients.Store(i, finite.Add(weights[i] * shrink - learningRate * gradients.Scalar(i)));
         }
+        return finite.AllFinite;
     }
 
     public float[] ExportState() => [];
@@ -41,14 +47,31 @@ public sealed class Sgd(float learningRate, float weightDecay) : IOptimizer
 /// </summary>
 public sealed class MomentumSgd(float learningRate, float momentum, float weightDecay, bool nesterov, int parameterCount) : IOptimizer
 {
-    private readonly float[] _velocity = new float[parameterCount];
+    private float[] _velocity = new float[parameterCount];
+    private float[]? _nextVelocity; // TryStep writes here and swaps on success
 
-    public void Step(Span<float> weights, ReadOnlySpan<float> gradients) => Step(weights, gradients, default, 1f, default);
+    public void Step(Span<float> weights, ReadOnlySpan<float> gradients) =>
+        Update(weights, new FusedGradient(weights, gradients, default, 1f, weights, default), _velocity);
 
-    public void Step(Span<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale, Span<float> weightsCopy)
+    public bool TryStep(ReadOnlySpan<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale,
+        Span<float> newWeights, Span<float> newWeightsCopy)
     {
-        var gradients = new FusedGradient(weights, gradientSum, extraGradientSum, scale, weightsCopy);
+        _nextVelocity ??= new float[_velocity.Length];
+        if (!Update(weights, new FusedGradient(weights, gradientSum, extraGradientSum, scale, newWeights, newWeightsCopy), _nextVelocity))
+        {
+            return false;
+        }
+        (_velocity, _nextVelocity) = (_nextVelocity, _velocity);
+        return true;
+    }
+
+    /// <summary>Reads the velocity from <c>_velocity</c> and writes it to <paramref name="newVelocity"/> (which may be the same array).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool Update(ReadOnlySpan<float> weights, FusedGradient gradients, float[] newVelocity)
+    {
         var v = _velocity.AsSpan(0, weights.Length);
+        var next = newVelocity.AsSpan(0, weights.Length);
+        var finite = new FiniteProbe();
         var i = 0;
         if (Vector.IsHardwareAccelerated)
         {
@@ -59,18 +82,19 @@ public sealed class MomentumSgd(float learningRate, float momentum, float weight
             {
                 var w = new Vector<float>(weights[i..]);
                 var g = gradients.Vector(i) + vWd * w;
-                var b = vMu * new Vector<float>(v[i..]) + g;
-                b.CopyTo(v[i..]);
-                gradients.Store(weights, i, w - vLr * (nesterov ? g + vMu * b : b));
+                var b = finite.Add(vMu * new Vector<float>(v[i..]) + g);
+                b.CopyTo(next[i..]);
+                gradients.Store(i, finite.Add(w - vLr * (nesterov ? g + vMu * b : b)));
             }
         }
         for (; i < weights.Length; i++)
         {
             var g = gradients.Scalar(i) + weightDecay * weights[i];
-            var b = momentum * v[i] + g;
-            v[i] = b;
-            gradients.Store(weights, i, weights[i] - learningRate * (nesterov ? g + momentum * b : b));
+            var b = finite.Add(momentum * v[i] + g);
+            next[i] = b;
+            gradients.Store(i, finite.Add(weights[i] - learningRate * (nesterov ? g + momentum * b : b)));
         }
+        return finite.AllFinite;
     }
 
     public float[] ExportState() => (float[])_velocity.Clone();
@@ -83,25 +107,31 @@ public sealed class MomentumSgd(float learningRate, float momentum, float weight
 }
 
 /// <summary>
-/// The gradient as the fused step reads it, scale·(sum + extra), and the store that also fills the weights copy. The
-/// same float operations as separate add, scale and step passes, so both give identical weights.
+/// The gradient as the fused step reads it, scale·(sum + extra), and the store that writes the new weights and their
+/// copy. The same float operations as separate add, scale and step passes, so both give identical weights.
 /// </summary>
 internal readonly ref struct FusedGradient
 {
     private readonly ReadOnlySpan<float> _sum;
     private readonly ReadOnlySpan<float> _extra;
+    private readonly Span<float> _output;
     private readonly Span<float> _copy;
     private readonly float _scale;
     private readonly Vector<float> _vScale;
     private readonly bool _hasExtra;
     private readonly bool _hasCopy;
 
-    public FusedGradient(ReadOnlySpan<float> weights, ReadOnlySpan<float> sum, ReadOnlySpan<float> extra, float scale, Span<float> copy)
+    /// <param name="output">the new weights: the weights themselves for an in-place step, else an array of the same length that does not overlap them.</param>
+    public FusedGradient(ReadOnlySpan<float> weights, ReadOnlySpan<float> sum, ReadOnlySpan<float> extra, float scale, Span<float> output, Span<float> copy)
     {
         OptimizerGuard.CheckLengths(weights, sum);
         if (!extra.IsEmpty)
         {
             OptimizerGuard.CheckLengths(weights, extra);
+        }
+        if (output.Length != weights.Length)
+        {
+            throw new ArgumentException($"the new weights have {output.Length} values, the weights have {weights.Length}.");
         }
         if (!copy.IsEmpty && copy.Length != weights.Length)
         {
@@ -109,6 +139,7 @@ internal readonly ref struct FusedGradient
         }
         _sum = sum;
         _extra = extra;
+        _output = output;
         _copy = copy;
         _scale = scale;
         _vScale = new Vector<float>(scale);
@@ -131,9 +162,9 @@ internal readonly ref struct FusedGradient
     public float Scalar(int i) => (_hasExtra ? _sum[i] + _extra[i] : _sum[i]) * _scale;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Store(Span<float> weights, int i, Vector<float> w)
+    public void Store(int i, Vector<float> w)
     {
-        w.CopyTo(weights[i..]);
+        w.CopyTo(_output[i..]);
         if (_hasCopy)
         {
             w.CopyTo(_copy[i..]);
@@ -141,13 +172,39 @@ internal readonly ref struct FusedGradient
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Store(Span<float> weights, int i, float w)
+    public void Store(int i, float w)
     {
-        weights[i] = w;
+        _output[i] = w;
         if (_hasCopy)
         {
             _copy[i] = w;
         }
+    }
+}
+
+/// <summary>
+/// Notes whether every value it is shown is finite, at the price of one multiply-add per vector inside a pass that
+/// waits on memory anyway: x·0 is 0 for every finite x and NaN for ±∞ and NaN, and a sum holding a NaN stays NaN.
+/// </summary>
+internal struct FiniteProbe()
+{
+    private Vector<float> _lanes = Vector<float>.Zero;
+    private bool _scalarsFinite = true;
+
+    public readonly bool AllFinite => _scalarsFinite && System.Numerics.Vector.EqualsAll(_lanes, _lanes);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector<float> Add(Vector<float> values)
+    {
+        _lanes += values * Vector<float>.Zero;
+        return values;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Add(float value)
+    {
+        _scalarsFinite &= float.IsFinite(value);
+        return value;
     }
 }
 

@@ -91,6 +91,7 @@ public class OptimizerTests
         var fused = options.Create(length);
         var expected = Start(length);
         var weights = (float[])expected.Clone();
+        var next = new float[length];
         var copy = new float[length];
         const float scale = 1f / 3;
 
@@ -107,7 +108,7 @@ public class OptimizerTests
             // Alternate the two forms the parameter server uses: one part read in place, and a sum plus the last part.
             if (step % 2 == 0)
             {
-                fused.Step(weights, first, second, scale, copy);
+                Assert.True(fused.TryStep(weights, first, second, scale, next, copy));
             }
             else
             {
@@ -116,8 +117,9 @@ public class OptimizerTests
                 {
                     partial[i] += second[i];
                 }
-                fused.Step(weights, partial, [], scale, copy);
+                Assert.True(fused.TryStep(weights, partial, [], scale, next, copy));
             }
+            (weights, next) = (next, weights);
 
             Assert.Equal(expected, weights);
             Assert.Equal(weights, copy);
@@ -125,10 +127,69 @@ public class OptimizerTests
     }
 
     [Fact]
-    public void Fused_step_should_reject_a_weights_copy_of_a_different_length()
+    public void Fused_step_should_reject_new_weights_or_a_copy_of_a_different_length()
     {
         var optimizer = new OptimizerOptions(OptimizerKind.Sgd).Create(5);
-        Assert.Throws<ArgumentException>(() => optimizer.Step(new float[5], new float[5], [], 1f, new float[4]));
+        Assert.Throws<ArgumentException>(() => optimizer.TryStep(new float[5], new float[5], [], 1f, new float[5], new float[4]));
+        Assert.Throws<ArgumentException>(() => optimizer.TryStep(new float[5], new float[5], [], 1f, new float[4], []));
+    }
+
+    public static TheoryData<OptimizerKind, int, int, float> NonFiniteCases()
+    {
+        var cases = new TheoryData<OptimizerKind, int, int, float>();
+        foreach (var kind in new[] { OptimizerKind.Sgd, OptimizerKind.Momentum, OptimizerKind.Nesterov, OptimizerKind.Adam })
+        {
+            // A bad value in the vector loop and in the scalar tail of 257 values, and alone in a 7-value tail.
+            foreach (var (length, at) in new[] { (257, 40), (257, 256), (7, 3) })
+            {
+                cases.Add(kind, length, at, float.NaN);
+                cases.Add(kind, length, at, float.PositiveInfinity);
+                cases.Add(kind, length, at, float.NegativeInfinity);
+            }
+        }
+        return cases;
+    }
+
+    [Theory]
+    [MemberData(nameof(NonFiniteCases))]
+    public void Fused_step_should_refuse_a_gradient_holding_NaN_or_infinity_and_keep_its_state(OptimizerKind kind, int length, int at, float bad)
+    {
+        var options = new OptimizerOptions(kind, LearningRate, Momentum);
+        var refused = options.Create(length);
+        var untouched = options.Create(length);
+        var weights = Start(length);
+        var next = new float[length];
+        var copy = new float[length];
+        var warm = Gradients(length, 0);
+        Assert.True(refused.TryStep(weights, warm, [], 1f, next, copy));
+        Assert.True(untouched.TryStep(weights, warm, [], 1f, new float[length], []));
+        var before = (float[])next.Clone();
+
+        var gradient = Gradients(length, 1);
+        gradient[at] = bad;
+        Assert.False(refused.TryStep(before, gradient, [], 1f, next, copy));
+
+        // The refused step left no trace: the optimizer's state (momentum, Adam's moments and step count) is as if it
+        // never happened, so the next good step matches an optimizer that never saw it.
+        var good = Gradients(length, 2);
+        var a = new float[length];
+        var b = new float[length];
+        Assert.True(refused.TryStep(before, good, [], 1f, a, []));
+        Assert.True(untouched.TryStep(before, good, [], 1f, b, []));
+        Assert.Equal(b, a);
+        Assert.Equal(refused.ExportState(), untouched.ExportState());
+    }
+
+    [Fact]
+    public void Fused_step_should_refuse_an_update_that_overflows_from_finite_values()
+    {
+        var sgd = new OptimizerOptions(OptimizerKind.Sgd, 1f).Create(1);
+        Assert.False(sgd.TryStep([3e38f], [-3e38f], [], 1f, new float[1], []));
+
+        // Adam's new weight stays finite here (m / √v with v = ∞ is 0), but its second moment would not: refused too.
+        var adam = new OptimizerOptions(OptimizerKind.Adam, LearningRate).Create(1);
+        Assert.False(adam.TryStep([0f], [1e30f], [], 1f, new float[1], []));
+        Assert.Equal([0f, 0f, 0f], adam.ExportState()); // t, m, v unchanged
     }
 
     [Fact]
