@@ -7,8 +7,8 @@ namespace DistTrainer.Numerics.Kernels;
 /// Copies chosen rows of a row-major table into one contiguous batch: the gather in front of every shuffled training
 /// step. Rows picked at random from a table larger than the caches come from DRAM, and the hardware prefetcher only
 /// starts to help once a row is already streaming; touching the rows a few kilobytes ahead with software prefetches
-/// keeps several of them in flight. On MNIST-sized rows from an 80 MB table this made a 256-row gather about a third
-/// faster (the `bench sim` figures in README.md).
+/// keeps several of them in flight. RowGatherBenchmarks (256 rows of 784 floats from an 80 MB table): 1.32× faster than
+/// copying row by row, 56.6 µs against 74.9 µs.
 /// </summary>
 public static unsafe class RowGather
 {
