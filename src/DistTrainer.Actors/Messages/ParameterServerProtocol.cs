@@ -53,6 +53,14 @@ public sealed record PushGradients(
     /// <summary>In-process only (never serialized): a pooled <see cref="Gradients"/> array the receiver releases once read.</summary>
     [IgnoreMember]
     public TensorLease? Lease { get; init; }
+
+    /// <summary>
+    /// In-process only (never serialized): whether the sending worker found every gradient value finite, when it
+    /// checked on its own thread (<see cref="Worker.WorkerSettings.ChecksOwnGradient"/>). A server in the same process
+    /// (the push has a <see cref="Lease"/>) uses this finding instead of a pass of its own.
+    /// </summary>
+    [IgnoreMember]
+    public bool? SenderFoundFinite { get; init; }
 }
 
 /// <summary>

@@ -299,7 +299,7 @@ public sealed class ParameterServerActor : ReceiveActor
         var checkedByStep = last && extra is not null && (at == _heldParts.Count - 1 || (first is not null && at == 0));
         // Any other part is checked now, while the step still waits for others; the last one, read in place, is
         // checked by the optimizer's own pass, which leaves everything unchanged if it finds NaN or infinity.
-        if (!checkedByStep && !gradient.AllFinite())
+        if (!checkedByStep && !IsFinite(push, gradient))
         {
             _heldParts.RemoveAt(at);
             Reject(push, NotFinite);
@@ -343,7 +343,7 @@ public sealed class ParameterServerActor : ReceiveActor
             : (_sum, extra ?? []);
         if (!TryApplyStep(gradients, more, _stepSamples + push.SampleCount, _subscribers))
         {
-            if (checkedByStep && !gradient.AllFinite())
+            if (checkedByStep && !IsFinite(push, gradient))
             {
                 var index = _heldParts.FindIndex(h => h.Part == push.Part);
                 ChunkArrayPool.Received.Return(_heldParts[index].Kept); // its lease is released by OnPush
@@ -368,6 +368,10 @@ public sealed class ParameterServerActor : ReceiveActor
         TellCoordinator(applied);
         return true;
     }
+
+    /// <summary>The sending worker's own finding for an in-process push that has one, else a pass over the values.</summary>
+    private static bool IsFinite(PushGradients push, ReceivedTensor gradient) =>
+        push.Lease is not null && push.SenderFoundFinite is { } found ? found : gradient.AllFinite();
 
     /// <summary>Counts an accepted part in the open step.</summary>
     private void Count(PushGradients push)

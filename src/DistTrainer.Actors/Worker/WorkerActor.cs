@@ -350,7 +350,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         {
             push = new PushGradients(WorkerId, work.Epoch, work.Step, work.Part, _version, work.StepSamples, count, loss, micros,
                 gradient.Length, 0, gradient, correct)
-            { Lease = _gradientPool.Lease(gradient, 1) };
+            {
+                Lease = _gradientPool.Lease(gradient, 1),
+                SenderFoundFinite = _settings.ChecksOwnGradient ? ReceivedTensor.IsFinite(gradient) : null,
+            };
         }
         else
         {

@@ -21,6 +21,13 @@ public sealed record WorkerSettings(int WorkerId, ModelSpec Model, int MaxBatch,
     /// <summary>The worker stops itself, without answering, at its first work of this epoch at or after this batch index.</summary>
     public CrashPoint? CrashAt { get; init; }
 
+    /// <summary>
+    /// Check the gradient for NaN and infinity on this worker's thread before pushing it to a parameter server in this
+    /// process, which then skips its own pass. The simulation sets it for workers that do not share the server's
+    /// thread: in a sync step the server's thread is the busiest one, and this worker's thread waits anyway.
+    /// </summary>
+    public bool ChecksOwnGradient { get; init; }
+
     public int ChunkFloats { get; init; } = DistTrainerSettings.Default.ChunkFloats;
 
     public int MaxOpenTransfers { get; init; } = DistTrainerSettings.Default.MaxOpenTransfers;
