@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
+using DistTrainer.Numerics.Optimizers;
 
 namespace DistTrainer.Actors.Tests;
 
@@ -42,6 +43,25 @@ public sealed class DedicatedThreadDispatcherSpec : TestKit
         Assert.Equal(thread, ExpectMsg<int>());
     }
 
+    [Fact]
+    public void An_idle_simulation_worker_thread_should_take_slices_of_a_spread_optimizer_step()
+    {
+        // Each message keeps the worker's thread in its idle spin (2 ms) while this thread runs spread steps.
+        var actor = Sys.ActorOf(Props.Create(() => new ThreadReporter()).WithDispatcher(DistTrainerSettings.SimulationWorkerDispatcher));
+        var optimizer = new SliceRecorder();
+        var step = new SpreadStep(optimizer);
+        var weights = new float[64 * 1024];
+        int? workerThread = null;
+        for (var i = 0; i < 5000 && (workerThread is null || !optimizer.Threads.ContainsKey(workerThread.Value)); i++)
+        {
+            actor.Tell("which thread?");
+            workerThread = ExpectMsg<int>();
+            Assert.True(step.TryStep(weights, weights, [], 1f, new float[weights.Length]));
+        }
+
+        Assert.True(optimizer.Threads.ContainsKey(workerThread!.Value), $"slices ran on threads {string.Join(", ", optimizer.Threads.Keys)}, never on the worker's {workerThread}");
+    }
+
     private int ThreadOf(string dispatcher)
     {
         var actor = Sys.ActorOf(Props.Create(() => new ThreadReporter()).WithDispatcher(dispatcher));
@@ -52,5 +72,37 @@ public sealed class DedicatedThreadDispatcherSpec : TestKit
     private sealed class ThreadReporter : ReceiveActor
     {
         public ThreadReporter() => Receive<string>(_ => Sender.Tell(Environment.CurrentManagedThreadId));
+    }
+
+    /// <summary>An optimizer that only notes which threads ran its slices (each slice sleeps a little, as if it had work).</summary>
+    private sealed class SliceRecorder : IOptimizer
+    {
+        public System.Collections.Concurrent.ConcurrentDictionary<int, bool> Threads { get; } = new();
+
+        public void Step(Span<float> weights, ReadOnlySpan<float> gradients)
+        {
+        }
+
+        public void BeginStep()
+        {
+        }
+
+        public bool StepSlice(ReadOnlySpan<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale,
+            Span<float> newWeights, Span<float> newWeightsCopy, int offset)
+        {
+            Threads[Environment.CurrentManagedThreadId] = true;
+            Thread.SpinWait(2000);
+            return true;
+        }
+
+        public void EndStep(bool keep)
+        {
+        }
+
+        public float[] ExportState() => [];
+
+        public void ImportState(ReadOnlySpan<float> state)
+        {
+        }
     }
 }

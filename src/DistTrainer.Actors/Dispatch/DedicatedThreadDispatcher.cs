@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Configuration;
 using Akka.Dispatch;
+using DistTrainer.Numerics.Kernels;
 
 namespace DistTrainer.Actors.Dispatch;
 
@@ -22,7 +23,7 @@ public sealed class DedicatedThreadDispatcherConfigurator : MessageDispatcherCon
     public DedicatedThreadDispatcherConfigurator(Config config, IDispatcherPrerequisites prerequisites)
         : base(config, prerequisites)
     {
-        _executors = new DedicatedThreadExecutorFactory(config.GetTimeSpan("idle-spin", TimeSpan.Zero));
+        _executors = new DedicatedThreadExecutorFactory(config.GetTimeSpan("idle-spin", TimeSpan.Zero), config.GetBoolean("help-while-idle", false));
         if (config.GetBoolean("shared-thread", false))
         {
             _shared = Create(shared: true);
@@ -42,9 +43,9 @@ public sealed class DedicatedThreadDispatcherConfigurator : MessageDispatcherCon
             : new PinnedDispatcher(this, id, throughput, deadline, _executors, shutdownTimeout);
     }
 
-    private sealed class DedicatedThreadExecutorFactory(TimeSpan idleSpin) : ExecutorServiceFactory
+    private sealed class DedicatedThreadExecutorFactory(TimeSpan idleSpin, bool helpWhileIdle) : ExecutorServiceFactory
     {
-        public override ExecutorService Produce(string id) => new DedicatedThreadExecutor(id, idleSpin);
+        public override ExecutorService Produce(string id) => new DedicatedThreadExecutor(id, idleSpin, helpWhileIdle);
     }
 
     /// <summary>One background thread that runs what it is given in order; idle, it spins a while, then waits on a monitor.</summary>
@@ -52,14 +53,16 @@ public sealed class DedicatedThreadDispatcherConfigurator : MessageDispatcherCon
     {
         private readonly Queue<IRunnable> _queue = new();
         private readonly long _spinTicks;
+        private readonly bool _helpWhileIdle;
         private volatile int _queued;
         private bool _sleeping;
         private volatile bool _shutDown;
 
-        public DedicatedThreadExecutor(string id, TimeSpan idleSpin)
+        public DedicatedThreadExecutor(string id, TimeSpan idleSpin, bool helpWhileIdle)
             : base(id)
         {
             _spinTicks = (long)(idleSpin.TotalSeconds * Stopwatch.Frequency);
+            _helpWhileIdle = helpWhileIdle;
             new Thread(Run) { IsBackground = true, Name = id }.Start();
         }
 
@@ -128,6 +131,11 @@ public sealed class DedicatedThreadDispatcherConfigurator : MessageDispatcherCon
             var until = Stopwatch.GetTimestamp() + _spinTicks;
             while (_queued == 0 && !_shutDown && Stopwatch.GetTimestamp() < until)
             {
+                if (_helpWhileIdle && SpareThreads.Help())
+                {
+                    until = Stopwatch.GetTimestamp() + _spinTicks; // helping was work: idle time starts again
+                    continue;
+                }
                 if (!Thread.Yield())
                 {
                     Thread.SpinWait(20);

@@ -33,6 +33,7 @@ public sealed class ParameterServerActor : ReceiveActor
     private TensorLease _weightsLease;
     private readonly float[] _sum;
     private readonly IOptimizer _optimizer;
+    private readonly SpreadStep _spreadStep; // the step for local receivers: idle worker threads of this process help
     private readonly ChunkAssembler _assembler;
     private readonly TensorPool _snapshotPool;
     private readonly List<IActorRef> _localReceivers = [];
@@ -61,6 +62,7 @@ public sealed class ParameterServerActor : ReceiveActor
         _weightsLease = _snapshotPool.Lease(_weights, 1);
         _sum = new float[_weights.Length];
         _optimizer = settings.Optimizer.Create(_weights.Length);
+        _spreadStep = new SpreadStep(_optimizer);
         _assembler = new ChunkAssembler(settings.MaxOpenTransfers, TrainingStateTensor.MaxLength(_weights.Length)); // a restore carries weights + optimizer state
 
         Receive<TensorChunk>(OnChunk);
@@ -471,7 +473,10 @@ public sealed class ParameterServerActor : ReceiveActor
         SplitReceivers(receivers);
         var next = _snapshotPool.Rent();
         var outgoing = _remoteReceivers.Count > 0 ? OutgoingTensor.Rent(_weights.Length, ++_nextTransferId, _settings.ChunkFloats) : null;
-        if (!_optimizer.TryStep(_weights, sum, extra, 1f / samples, next, outgoing is null ? Span<float>.Empty : outgoing.Buffer))
+        var applied = outgoing is null
+            ? _spreadStep.TryStep(_weights, sum, extra, 1f / samples, next)
+            : _optimizer.TryStep(_weights, sum, extra, 1f / samples, next, outgoing.Buffer);
+        if (!applied)
         {
             _snapshotPool.Return(next);
             outgoing?.Release();

@@ -29,6 +29,7 @@ internal sealed unsafe class ComputePool
     private long _ticket;
     private delegate*<void*, int, void> _function;
     private void* _context;
+    private IPartedWork? _work; // instead of _function and _context
     private int _pending;
 
     /// <summary>Runs <paramref name="function"/>(context, part) for every part in [0, parts) and returns when all are done.</summary>
@@ -48,26 +49,75 @@ internal sealed unsafe class ComputePool
         {
             parts = Math.Min(parts, MaxWorkers + 1);
             var workers = EnsureWorkers(parts - 1);
-            _function = function;
-            _context = context;
-            Volatile.Write(ref _pending, parts);
-            var generation = (Volatile.Read(ref _ticket) >> 32) + 1;
-            Volatile.Write(ref _ticket, (generation << 32) | ((long)parts << 16));
+            Publish(parts, function, context, null);
             for (var i = 0; i < parts - 1; i++)
             {
                 workers[i].Wake();
             }
-
-            RunParts();
-            var spin = new SpinWait();
-            while (Volatile.Read(ref _pending) != 0)
-            {
-                spin.SpinOnce(sleep1Threshold: -1);
-            }
+            RunPartsAndWait();
         }
         finally
         {
             Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> for every part in [0, parts) on the calling thread and on whichever threads call
+    /// <see cref="Help"/> meanwhile; wakes none of the pool's threads. Returns when all parts are done. Meant for short
+    /// passes on a thread whose peers may be idle: with no helper it costs the caller only the claims.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void RunWithSpareThreads(int parts, IPartedWork work)
+    {
+        if (parts <= 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        {
+            for (var i = 0; i < parts; i++)
+            {
+                work.RunPart(i);
+            }
+            return;
+        }
+        try
+        {
+            Publish(Math.Min(parts, 0xFFFF), null, null, work);
+            RunPartsAndWait();
+        }
+        finally
+        {
+            _work = null;
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    /// <summary>Runs parts of the current job, if there is one (an idle thread lending itself). True when it ran any.</summary>
+    public bool Help()
+    {
+        if (!HasWork())
+        {
+            return false;
+        }
+        RunParts();
+        return true;
+    }
+
+    private void Publish(int parts, delegate*<void*, int, void> function, void* context, IPartedWork? work)
+    {
+        _function = function;
+        _context = context;
+        _work = work;
+        Volatile.Write(ref _pending, parts);
+        var generation = (Volatile.Read(ref _ticket) >> 32) + 1;
+        Volatile.Write(ref _ticket, (generation << 32) | ((long)parts << 16));
+    }
+
+    private void RunPartsAndWait()
+    {
+        RunParts();
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _pending) != 0)
+        {
+            spin.SpinOnce(sleep1Threshold: -1);
         }
     }
 
@@ -87,11 +137,19 @@ internal sealed unsafe class ComputePool
             // Read the job before claiming: a successful claim proves it was still this job's.
             var function = _function;
             var context = _context;
+            var work = _work;
             if (Interlocked.CompareExchange(ref _ticket, ticket + 1, ticket) != ticket)
             {
                 continue;
             }
-            function(context, next);
+            if (work is not null)
+            {
+                work.RunPart(next);
+            }
+            else
+            {
+                function(context, next);
+            }
             Interlocked.Decrement(ref _pending);
         }
     }
@@ -190,4 +248,10 @@ internal sealed unsafe class ComputePool
             }
         }
     }
+}
+
+/// <summary>A job for <see cref="ComputePool.RunWithSpareThreads"/>: part i of it, on whichever thread claims it.</summary>
+internal interface IPartedWork
+{
+    void RunPart(int part);
 }

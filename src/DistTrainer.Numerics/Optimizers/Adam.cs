@@ -11,44 +11,59 @@ public sealed class Adam(float learningRate, float beta1, float beta2, float eps
 {
     private float[] _m = new float[parameterCount];
     private float[] _v = new float[parameterCount];
-    private float[]? _nextM; // TryStep writes the moments here and swaps on success
+    private float[]? _nextM; // the sliced step writes the moments here and swaps on success
     private float[]? _nextV;
     private long _t;
+    private (float StepSize, float Eps) _open; // the sliced step's constants
 
     public void Step(Span<float> weights, ReadOnlySpan<float> gradients)
     {
         _t++;
-        Update(weights, new FusedGradient(weights, gradients, default, 1f, weights, default), _t, _m, _v);
+        var (stepSize, eps) = Constants(_t);
+        Update(weights, new FusedGradient(weights, gradients, default, 1f, weights, default), 0, _m, _v, stepSize, eps);
     }
 
-    public bool TryStep(ReadOnlySpan<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale,
-        Span<float> newWeights, Span<float> newWeightsCopy)
+    public void BeginStep()
     {
         _nextM ??= new float[_m.Length];
         _nextV ??= new float[_v.Length];
-        if (!Update(weights, new FusedGradient(weights, gradientSum, extraGradientSum, scale, newWeights, newWeightsCopy), _t + 1, _nextM, _nextV))
-        {
-            return false;
-        }
-        _t++;
-        (_m, _nextM) = (_nextM, _m);
-        (_v, _nextV) = (_nextV, _v);
-        return true;
+        _open = Constants(_t + 1);
     }
 
-    /// <summary>Step <paramref name="t"/>: reads the moments from <c>_m</c>, <c>_v</c> and writes them to <paramref name="newM"/>, <paramref name="newV"/> (which may be the same arrays).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool Update(ReadOnlySpan<float> weights, FusedGradient gradients, long t, float[] newM, float[] newV)
+    public bool StepSlice(ReadOnlySpan<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale,
+        Span<float> newWeights, Span<float> newWeightsCopy, int offset) =>
+        Update(weights, new FusedGradient(weights, gradientSum, extraGradientSum, scale, newWeights, newWeightsCopy), offset,
+            _nextM ?? throw new InvalidOperationException("StepSlice before BeginStep"), _nextV!, _open.StepSize, _open.Eps);
+
+    public void EndStep(bool keep)
     {
-        // Fold both bias corrections into the step size: η·√(1−β₂ᵗ)/(1−β₁ᵗ), with ε scaled to match.
+        if (keep)
+        {
+            _t++;
+            (_m, _nextM) = (_nextM!, _m);
+            (_v, _nextV) = (_nextV!, _v);
+        }
+    }
+
+    /// <summary>Both bias corrections of step <paramref name="t"/> folded into the step size, η·√(1−β₂ᵗ)/(1−β₁ᵗ), with ε scaled to match.</summary>
+    private (float StepSize, float Eps) Constants(long t)
+    {
         var c1 = 1.0 - Math.Pow(beta1, t);
         var c2 = 1.0 - Math.Pow(beta2, t);
-        var stepSize = (float)(learningRate * Math.Sqrt(c2) / c1);
-        var eps = (float)(epsilon * Math.Sqrt(c2));
-        var m = _m.AsSpan(0, weights.Length);
-        var v = _v.AsSpan(0, weights.Length);
-        var mOut = newM.AsSpan(0, weights.Length);
-        var vOut = newV.AsSpan(0, weights.Length);
+        return ((float)(learningRate * Math.Sqrt(c2) / c1), (float)(epsilon * Math.Sqrt(c2)));
+    }
+
+    /// <summary>
+    /// Reads the moments of elements offset.. from <c>_m</c>, <c>_v</c> and writes them to <paramref name="newM"/>,
+    /// <paramref name="newV"/> (which may be the same arrays).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool Update(ReadOnlySpan<float> weights, FusedGradient gradients, int offset, float[] newM, float[] newV, float stepSize, float eps)
+    {
+        var m = _m.AsSpan(offset, weights.Length);
+        var v = _v.AsSpan(offset, weights.Length);
+        var mOut = newM.AsSpan(offset, weights.Length);
+        var vOut = newV.AsSpan(offset, weights.Length);
         var finite = new FiniteProbe();
         var i = 0;
         if (Vector.IsHardwareAccelerated)

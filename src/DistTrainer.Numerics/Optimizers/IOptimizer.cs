@@ -16,7 +16,30 @@ public interface IOptimizer
     /// floats of adding, scaling and stepping in separate passes.
     /// </summary>
     bool TryStep(ReadOnlySpan<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale,
-        Span<float> newWeights, Span<float> newWeightsCopy);
+        Span<float> newWeights, Span<float> newWeightsCopy)
+    {
+        BeginStep();
+        var finite = StepSlice(weights, gradientSum, extraGradientSum, scale, newWeights, newWeightsCopy, offset: 0);
+        EndStep(finite);
+        return finite;
+    }
+
+    /// <summary>
+    /// <see cref="TryStep"/> in slices, for a caller that spreads the pass over threads (<see cref="SpreadStep"/>):
+    /// <see cref="BeginStep"/>, then <see cref="StepSlice"/> once for each of disjoint slices that cover the buffer (in any
+    /// order, on any threads), then <see cref="EndStep"/>, which keeps the new state only if every slice was finite.
+    /// </summary>
+    void BeginStep();
+
+    /// <summary>
+    /// One slice of the step: the spans are the slices of TryStep's buffers that start at element
+    /// <paramref name="offset"/>. True when every new value in the slice is finite.
+    /// </summary>
+    bool StepSlice(ReadOnlySpan<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale,
+        Span<float> newWeights, Span<float> newWeightsCopy, int offset);
+
+    /// <summary>Ends the step: keeps the new optimizer state if <paramref name="keep"/>, else leaves it as before the step.</summary>
+    void EndStep(bool keep);
 
     /// <summary>The optimizer's state (moments, step count) as flat floats, for checkpoints. Empty for plain SGD.</summary>
     float[] ExportState();

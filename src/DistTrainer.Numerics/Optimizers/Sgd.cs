@@ -8,9 +8,17 @@ public sealed class Sgd(float learningRate, float weightDecay) : IOptimizer
 {
     public void Step(Span<float> weights, ReadOnlySpan<float> gradients) => Update(weights, new FusedGradient(weights, gradients, default, 1f, weights, default));
 
-    public bool TryStep(ReadOnlySpan<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale,
-        Span<float> newWeights, Span<float> newWeightsCopy) =>
+    public void BeginStep()
+    {
+    }
+
+    public bool StepSlice(ReadOnlySpan<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale,
+        Span<float> newWeights, Span<float> newWeightsCopy, int offset) =>
         Update(weights, new FusedGradient(weights, gradientSum, extraGradientSum, scale, newWeights, newWeightsCopy));
+
+    public void EndStep(bool keep)
+    {
+    }
 
     /// <summary>True when every new weight is finite.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a short run's thousands of tiny steps would start as tier-0 code
@@ -51,26 +59,32 @@ public sealed class MomentumSgd(float learningRate, float momentum, float weight
     private float[]? _nextVelocity; // TryStep writes here and swaps on success
 
     public void Step(Span<float> weights, ReadOnlySpan<float> gradients) =>
-        Update(weights, new FusedGradient(weights, gradients, default, 1f, weights, default), _velocity);
+        Update(weights, new FusedGradient(weights, gradients, default, 1f, weights, default), 0, _velocity);
 
-    public bool TryStep(ReadOnlySpan<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale,
-        Span<float> newWeights, Span<float> newWeightsCopy)
+    public void BeginStep() => _nextVelocity ??= new float[_velocity.Length];
+
+    public bool StepSlice(ReadOnlySpan<float> weights, ReadOnlySpan<float> gradientSum, ReadOnlySpan<float> extraGradientSum, float scale,
+        Span<float> newWeights, Span<float> newWeightsCopy, int offset) =>
+        Update(weights, new FusedGradient(weights, gradientSum, extraGradientSum, scale, newWeights, newWeightsCopy), offset,
+            _nextVelocity ?? throw new InvalidOperationException("StepSlice before BeginStep"));
+
+    public void EndStep(bool keep)
     {
-        _nextVelocity ??= new float[_velocity.Length];
-        if (!Update(weights, new FusedGradient(weights, gradientSum, extraGradientSum, scale, newWeights, newWeightsCopy), _nextVelocity))
+        if (keep)
         {
-            return false;
+            (_velocity, _nextVelocity) = (_nextVelocity!, _velocity);
         }
-        (_velocity, _nextVelocity) = (_nextVelocity, _velocity);
-        return true;
     }
 
-    /// <summary>Reads the velocity from <c>_velocity</c> and writes it to <paramref name="newVelocity"/> (which may be the same array).</summary>
+    /// <summary>
+    /// Reads the velocity of elements offset.. from <c>_velocity</c> and writes it to <paramref name="newVelocity"/>
+    /// (which may be the same array).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool Update(ReadOnlySpan<float> weights, FusedGradient gradients, float[] newVelocity)
+    private bool Update(ReadOnlySpan<float> weights, FusedGradient gradients, int offset, float[] newVelocity)
     {
-        var v = _velocity.AsSpan(0, weights.Length);
-        var next = newVelocity.AsSpan(0, weights.Length);
+        var v = _velocity.AsSpan(offset, weights.Length);
+        var next = newVelocity.AsSpan(offset, weights.Length);
         var finite = new FiniteProbe();
         var i = 0;
         if (Vector.IsHardwareAccelerated)
