@@ -1,9 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Columns;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Reports;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using DistTrainer.Numerics.Kernels;
 
 namespace DistTrainer.Benchmarks;
@@ -77,15 +72,6 @@ public class GemmBenchmarks
     public void Simd2Threads() => Run(2);
 
     /// <summary>A short run in this process: no generated project to build, so a rerun takes a couple of minutes.</summary>
-    private sealed class QuickConfig : ManualConfig
-    {
-        public QuickConfig()
-        {
-            AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance).WithId("ShortRun-InProcess"));
-            // "160.00x faster" reads better than a ratio of 0.006.
-            SummaryStyle = SummaryStyle.Default.WithRatioStyle(RatioStyle.Trend);
-        }
-    }
 
     private void Run(int threads)
     {

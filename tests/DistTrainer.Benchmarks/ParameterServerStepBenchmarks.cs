@@ -1,9 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Columns;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Reports;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using DistTrainer.Numerics.Kernels;
 using DistTrainer.Numerics.Optimizers;
 
@@ -108,12 +103,4 @@ public class ParameterServerStepBenchmarks
         return float.IsFinite(scalar);
     }
 
-    private sealed class QuickConfig : ManualConfig
-    {
-        public QuickConfig()
-        {
-            AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance).WithId("ShortRun-InProcess"));
-            SummaryStyle = SummaryStyle.Default.WithRatioStyle(RatioStyle.Trend);
-        }
-    }
 }

@@ -1,9 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Columns;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Reports;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using DistTrainer.Numerics.Kernels;
 
 namespace DistTrainer.Benchmarks;
@@ -61,12 +56,4 @@ public class RowGatherBenchmarks
     [Benchmark]
     public void Prefetched() => RowGather.Gather(_table, Width, NextRows(), _batch);
 
-    private sealed class QuickConfig : ManualConfig
-    {
-        public QuickConfig()
-        {
-            AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance).WithId("ShortRun-InProcess"));
-            SummaryStyle = SummaryStyle.Default.WithRatioStyle(RatioStyle.Trend);
-        }
-    }
 }

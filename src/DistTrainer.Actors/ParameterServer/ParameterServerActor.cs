@@ -253,6 +253,7 @@ public sealed class ParameterServerActor : ReceiveActor
     }
 
     private const string NotFinite = "the gradient or the loss holds NaN or infinity";
+    private const string Diverged = "the step's update is not finite: the training diverged";
 
     private bool AccumulateSync(PushGradients push, ReceivedTensor gradient)
     {
@@ -356,7 +357,7 @@ public sealed class ParameterServerActor : ReceiveActor
             // Every part is finite, but the update is not: the training diverged. Re-sending a part cannot help.
             _log.Error("parameter server cannot apply step {0}: its update makes the weights or the optimizer state NaN or infinite; the training diverged (a lower learning rate may help)", push.Step);
             ClearStep();
-            Reject(push, "the step's update is not finite: the training diverged");
+            Reject(push, Diverged);
             return true; // its lease went with the step's other parts
         }
         Count(push);
@@ -451,7 +452,7 @@ public sealed class ParameterServerActor : ReceiveActor
         _receivers.Add(Sender);
         if (!TryApplyStep(values, [], push.SampleCount, _receivers))
         {
-            Reject(push, gradient.AllFinite() ? "its update is not finite: the training diverged" : NotFinite);
+            Reject(push, gradient.AllFinite() ? Diverged : NotFinite);
             return;
         }
         _completed.Add(key);
