@@ -66,6 +66,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _model = ModelFactory.Create(settings.Model, settings.Rbm);
         var maxBatch = Math.Max(1, settings.MaxBatch);
         _workspace = _model.CreateWorkspace(maxBatch, settings.Threads);
+        _workspace.IdleThreadsMayHelp = settings.IdleThreadsMayHelp;
         _weights = new float[_model.ParameterCount];
         _gradientPool = new TensorPool(_model.ParameterCount);
         _features = new float[maxBatch * settings.Model.Inputs];

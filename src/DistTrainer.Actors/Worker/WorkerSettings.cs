@@ -28,6 +28,14 @@ public sealed record WorkerSettings(int WorkerId, ModelSpec Model, int MaxBatch,
     /// </summary>
     public bool ChecksOwnGradient { get; init; }
 
+    /// <summary>
+    /// Let threads that idle in <see cref="Numerics.Kernels.SpareThreads.Help"/> take row blocks of this worker's
+    /// weight-gradient products (<see cref="Numerics.Models.ModelWorkspace.IdleThreadsMayHelp"/>). The simulation sets it
+    /// for sync workers: the part with more rows, or on a slower core, then ends sooner, because a worker that finished
+    /// first helps it instead of waiting for the step's weights.
+    /// </summary>
+    public bool IdleThreadsMayHelp { get; init; }
+
     public int ChunkFloats { get; init; } = DistTrainerSettings.Default.ChunkFloats;
 
     public int MaxOpenTransfers { get; init; } = DistTrainerSettings.Default.MaxOpenTransfers;

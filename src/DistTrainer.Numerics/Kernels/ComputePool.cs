@@ -90,6 +90,29 @@ internal sealed unsafe class ComputePool
         }
     }
 
+    /// <summary>As <see cref="RunWithSpareThreads(int, IPartedWork)"/>, for a static function and a context pointer: allocates nothing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void RunWithSpareThreads(int parts, delegate*<void*, int, void> function, void* context)
+    {
+        if (parts <= 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        {
+            for (var i = 0; i < parts; i++)
+            {
+                function(context, i);
+            }
+            return;
+        }
+        try
+        {
+            Publish(Math.Min(parts, 0xFFFF), function, context, null);
+            RunPartsAndWait();
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
     /// <summary>Runs parts of the current job, if there is one (an idle thread lending itself). True when it ran any.</summary>
     public bool Help()
     {

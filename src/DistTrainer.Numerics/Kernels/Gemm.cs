@@ -17,7 +17,8 @@ internal enum GemmPath
 /// Fast single-precision matrix products for the three shapes an MLP needs:
 /// forward Y = X·W (NN), weight gradient dW = Xᵀ·dY (TN) and input gradient dX = dY·Wᵀ (NT).
 /// Row-major, contiguous. Thread-safe: concurrent callers never share scratch memory.
-/// <paramref name="threads"/> &gt; 1 splits the work across that many cores.
+/// <paramref name="threads"/> &gt; 1 splits the work across that many cores. On one thread,
+/// <c>idleThreadsMayHelp</c> lets threads idling in <see cref="SpareThreads.Help"/> take row blocks of a large product.
 /// </summary>
 /// <remarks>
 /// A blocked product in the GotoBLAS/BLIS layout: for each (KC × NC) block of B, packed into NR-wide
@@ -38,18 +39,26 @@ public static unsafe class Gemm
     internal const int NcMax = 512;
     // Below this many flops per part, waking another thread costs more than it saves.
     private const long MinFlopsPerPart = 1L << 20;
+    // Rows of C per part of a product idle threads may help with: about 20 µs of work at k = 128, n = 256, so a
+    // helper that turns up late still finds parts left. A multiple of every MR.
+    private const int HelpedMc = 48;
+    // Smaller products run whole: a helper could save less than the claims cost.
+    private const long MinHelpedFlops = 8L << 20;
 
     /// <summary>C(m,n) (+)= A(m,k) · B(k,n).</summary>
-    public static void MultiplyNN(int m, int n, int k, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, bool accumulate, int threads = 1)
-        => Multiply(false, false, m, n, k, a, b, c, accumulate, threads, GemmPath.Auto);
+    public static void MultiplyNN(int m, int n, int k, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, bool accumulate, int threads = 1,
+        bool idleThreadsMayHelp = false)
+        => Multiply(false, false, m, n, k, a, b, c, accumulate, threads, GemmPath.Auto, idleThreadsMayHelp);
 
     /// <summary>C(m,n) (+)= A(k,m)ᵀ · B(k,n).</summary>
-    public static void MultiplyTN(int m, int n, int k, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, bool accumulate, int threads = 1)
-        => Multiply(true, false, m, n, k, a, b, c, accumulate, threads, GemmPath.Auto);
+    public static void MultiplyTN(int m, int n, int k, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, bool accumulate, int threads = 1,
+        bool idleThreadsMayHelp = false)
+        => Multiply(true, false, m, n, k, a, b, c, accumulate, threads, GemmPath.Auto, idleThreadsMayHelp);
 
     /// <summary>C(m,n) (+)= A(m,k) · B(n,k)ᵀ.</summary>
-    public static void MultiplyNT(int m, int n, int k, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, bool accumulate, int threads = 1)
-        => Multiply(false, true, m, n, k, a, b, c, accumulate, threads, GemmPath.Auto);
+    public static void MultiplyNT(int m, int n, int k, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, bool accumulate, int threads = 1,
+        bool idleThreadsMayHelp = false)
+        => Multiply(false, true, m, n, k, a, b, c, accumulate, threads, GemmPath.Auto, idleThreadsMayHelp);
 
     /// <summary>The path <see cref="GemmPath.Auto"/> resolves to on this machine.</summary>
     internal static GemmPath BestPath =>
@@ -60,7 +69,7 @@ public static unsafe class Gemm
     /// <summary>C(m,n) (+)= op(A) · op(B) on a chosen path: the one entry point behind the public products.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Multiply(bool transA, bool transB, int m, int n, int k, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c,
-        bool accumulate, int threads, GemmPath path)
+        bool accumulate, int threads, GemmPath path, bool idleThreadsMayHelp = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
@@ -112,7 +121,11 @@ public static unsafe class Gemm
             };
             var (mr, nr) = TileOf(path);
             var parts = PlanParts(ref job, threads, mr, nr);
-            if (parts <= 1)
+            if (parts <= 1 && idleThreadsMayHelp && 2L * m * n * k >= MinHelpedFlops && m > HelpedMc)
+            {
+                RunHelped(&job, mr, nr);
+            }
+            else if (parts <= 1)
             {
                 RunRange(ref job, 0, m, 0, n);
             }
@@ -175,6 +188,57 @@ public static unsafe class Gemm
         }
     }
 
+    /// <summary>
+    /// The one-thread product, with its row blocks open to idle threads: for each packed block of B (packed once, by
+    /// the caller), the row blocks of C run as parts of <see cref="ComputePool.RunWithSpareThreads"/>, each packing its
+    /// own block of A and reading the caller's B. Every element of C sees the same operations in the same order as in
+    /// <see cref="Blocked{TKernel}"/>, so the result is the same bit for bit, whoever runs which block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunHelped(Job* job, int mr, int nr)
+    {
+        var packB = GemmScratch.Current.B;
+        var kc0 = CeilDiv(job->K, CeilDiv(job->K, KcMax));
+        var nc0 = RoundUp(CeilDiv(job->N, CeilDiv(job->N, NcMax)), nr);
+        job->Mc = RoundUp(CeilDiv(job->M, CeilDiv(job->M, HelpedMc)), mr);
+        job->PackedB = packB;
+        var blocks = CeilDiv(job->M, job->Mc);
+        for (var jc = 0; jc < job->N; jc += nc0)
+        {
+            var nc = Math.Min(nc0, job->N - jc);
+            for (var pc = 0; pc < job->K; pc += kc0)
+            {
+                var kc = Math.Min(kc0, job->K - pc);
+                PackB(ref *job, pc, kc, jc, nc, nr, packB);
+                (job->Jc, job->Nc, job->Pc, job->Kc) = (jc, nc, pc, kc);
+                ComputePool.Shared.RunWithSpareThreads(blocks, &RunRowBlock, job);
+            }
+        }
+    }
+
+    /// <summary>Rows [part·Mc, +Mc) of C against the packed block of B that <see cref="RunHelped"/> names.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunRowBlock(void* context, int part)
+    {
+        ref var job = ref Unsafe.AsRef<Job>(context);
+        var ic = part * job.Mc;
+        var mc = Math.Min(job.Mc, job.M - ic);
+        var scratch = GemmScratch.Current;
+        var accumulate = job.Accumulate || job.Pc > 0;
+        switch (job.Path)
+        {
+            case GemmPath.Vector512:
+                RowBlock<Kernel512>(ref job, ic, mc, job.Jc, job.Nc, job.Pc, job.Kc, scratch.A, job.PackedB, scratch.Tile, accumulate);
+                break;
+            case GemmPath.Vector256:
+                RowBlock<Kernel256>(ref job, ic, mc, job.Jc, job.Nc, job.Pc, job.Kc, scratch.A, job.PackedB, scratch.Tile, accumulate);
+                break;
+            default:
+                RowBlock<KernelScalar>(ref job, ic, mc, job.Jc, job.Nc, job.Pc, job.Kc, scratch.A, job.PackedB, scratch.Tile, accumulate);
+                break;
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunRange(ref Job job, int i0, int i1, int j0, int j1)
     {
@@ -203,7 +267,6 @@ public static unsafe class Gemm
         var packB = scratch.B;
         var tile = scratch.Tile;
         var k = job.K;
-        var ldc = job.N;
 
         // Equal blocks rather than full blocks plus a sliver.
         var kc0 = CeilDiv(k, CeilDiv(k, KcMax));
@@ -222,44 +285,54 @@ public static unsafe class Gemm
                 PackB(ref job, pc, kc, jc, nc, nr, packB);
                 for (var ic = i0; ic < i1; ic += mc0)
                 {
-                    var mc = Math.Min(mc0, i1 - ic);
-                    PackA(ref job, ic, mc, pc, kc, mr, packA);
-                    for (var jr = 0; jr < nc; jr += nr)
+                    RowBlock<TKernel>(ref job, ic, Math.Min(mc0, i1 - ic), jc, nc, pc, kc, packA, packB, tile, accumulate);
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs rows [ic, ic+mc) of op(A) at depth [pc, pc+kc) and multiplies them by the packed block of B into C.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowBlock<TKernel>(ref Job job, int ic, int mc, int jc, int nc, int pc, int kc, float* packA, float* packB, float* tile,
+        bool accumulate) where TKernel : struct, IMicroKernel
+    {
+        var mr = TKernel.Mr;
+        var nr = TKernel.Nr;
+        var ldc = job.N;
+        PackA(ref job, ic, mc, pc, kc, mr, packA);
+        for (var jr = 0; jr < nc; jr += nr)
+        {
+            var cols = Math.Min(nr, nc - jr);
+            var bPanel = packB + (long)jr * kc;
+            var half = cols * 2 <= nr;
+            for (var ir = 0; ir < mc; ir += mr)
+            {
+                var rows = Math.Min(mr, mc - ir);
+                var aPanel = packA + (long)ir * kc;
+                var cTile = job.C + (long)(ic + ir) * ldc + jc + jr;
+                if (rows == mr && cols == nr)
+                {
+                    TKernel.Full(kc, aPanel, bPanel, cTile, ldc, accumulate);
+                }
+                else if (rows == mr && cols * 2 == nr)
+                {
+                    TKernel.Half(kc, aPanel, bPanel, cTile, ldc, accumulate);
+                }
+                else if (rows == mr && TKernel.HasMasked)
+                {
+                    TKernel.Masked(kc, aPanel, bPanel, cTile, ldc, accumulate, cols);
+                }
+                else
+                {
+                    if (half)
                     {
-                        var cols = Math.Min(nr, nc - jr);
-                        var bPanel = packB + (long)jr * kc;
-                        var half = cols * 2 <= nr;
-                        for (var ir = 0; ir < mc; ir += mr)
-                        {
-                            var rows = Math.Min(mr, mc - ir);
-                            var aPanel = packA + (long)ir * kc;
-                            var cTile = job.C + (long)(ic + ir) * ldc + jc + jr;
-                            if (rows == mr && cols == nr)
-                            {
-                                TKernel.Full(kc, aPanel, bPanel, cTile, ldc, accumulate);
-                            }
-                            else if (rows == mr && cols * 2 == nr)
-                            {
-                                TKernel.Half(kc, aPanel, bPanel, cTile, ldc, accumulate);
-                            }
-                            else if (rows == mr && TKernel.HasMasked)
-                            {
-                                TKernel.Masked(kc, aPanel, bPanel, cTile, ldc, accumulate, cols);
-                            }
-                            else
-                            {
-                                if (half)
-                                {
-                                    TKernel.Half(kc, aPanel, bPanel, tile, nr, false);
-                                }
-                                else
-                                {
-                                    TKernel.Full(kc, aPanel, bPanel, tile, nr, false);
-                                }
-                                StoreEdge(tile, nr, cTile, ldc, rows, cols, accumulate);
-                            }
-                        }
+                        TKernel.Half(kc, aPanel, bPanel, tile, nr, false);
                     }
+                    else
+                    {
+                        TKernel.Full(kc, aPanel, bPanel, tile, nr, false);
+                    }
+                    StoreEdge(tile, nr, cTile, ldc, rows, cols, accumulate);
                 }
             }
         }
@@ -502,5 +575,13 @@ public static unsafe class Gemm
         public bool SplitN;
         public int Parts;
         public GemmPath Path;
+
+        // The packed block of B that a helped product's row blocks share (RunHelped).
+        public float* PackedB;
+        public int Mc;
+        public int Jc;
+        public int Nc;
+        public int Pc;
+        public int Kc;
     }
 }

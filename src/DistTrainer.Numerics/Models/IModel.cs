@@ -61,6 +61,13 @@ public abstract class ModelWorkspace
     public int Threads { get; }
 
     /// <summary>
+    /// Lets threads idling in <see cref="Kernels.SpareThreads.Help"/> take row blocks of the largest products of a
+    /// one-thread caller (an MLP's weight gradients), for callers whose peers wait on them: simulation workers in a
+    /// synchronous step. The floats are the same either way.
+    /// </summary>
+    public bool IdleThreadsMayHelp { get; set; }
+
+    /// <summary>
     /// Rows of the last <see cref="IModel.AccumulateGradient"/> batch that a classifier predicted right (its highest
     /// output is the label); 0 for models without classes. The training accuracy of a step, counted in the forward pass.
     /// </summary>

@@ -130,7 +130,8 @@ public sealed class Mlp : IModel
             var dZ = current.AsSpan(0, count * layer.Outputs);
             var input = l == 0 ? batch.Features[..(count * layer.Inputs)] : ws.Activations[l - 1].AsSpan(0, count * layer.Inputs);
 
-            Gemm.MultiplyTN(layer.Inputs, layer.Outputs, count, input, dZ, layer.Weights(gradientSum), accumulate: true, threads);
+            // Weight gradients end the step (the first layer's, the largest, last of all): a peer that finished first can help.
+            Gemm.MultiplyTN(layer.Inputs, layer.Outputs, count, input, dZ, layer.Weights(gradientSum), accumulate: true, threads, ws.IdleThreadsMayHelp);
             var dBias = layer.Bias(gradientSum);
             for (var r = 0; r < count; r++)
             {

@@ -27,6 +27,16 @@ public class GemmAllocationTests
     }
 
     [Fact]
+    public void Gemm_should_not_allocate_after_warm_up_when_idle_threads_may_help()
+    {
+        RunAll(threads: 1, idleThreadsMayHelp: true);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        RunAll(threads: 1, idleThreadsMayHelp: true);
+        var after = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(0, after - before);
+    }
+
+    [Fact]
     public void Gemm_should_not_allocate_after_warm_up_on_two_threads()
     {
         // Warm up until tiered compilation has settled: the runtime allocates while it re-compiles hot methods.
@@ -49,7 +59,7 @@ public class GemmAllocationTests
         return GC.GetAllocatedBytesForCurrentThread() + ComputePool.Shared.WorkerAllocatedBytes;
     }
 
-    private void RunAll(int threads)
+    private void RunAll(int threads, bool idleThreadsMayHelp = false)
     {
         // Every MLP product at batch 128 and 256, through the public entry points.
         foreach (var batch in _batches)
@@ -57,8 +67,8 @@ public class GemmAllocationTests
             Gemm.MultiplyNN(batch, 256, 784, _a, _b, _c, accumulate: false, threads);
             Gemm.MultiplyNN(batch, 128, 256, _a, _b, _c, accumulate: false, threads);
             Gemm.MultiplyNN(batch, 10, 128, _a, _b, _c, accumulate: false, threads);
-            Gemm.MultiplyTN(784, 256, batch, _a, _b, _c, accumulate: true, threads);
-            Gemm.MultiplyTN(256, 128, batch, _a, _b, _c, accumulate: true, threads);
+            Gemm.MultiplyTN(784, 256, batch, _a, _b, _c, accumulate: true, threads, idleThreadsMayHelp);
+            Gemm.MultiplyTN(256, 128, batch, _a, _b, _c, accumulate: true, threads, idleThreadsMayHelp);
             Gemm.MultiplyTN(128, 10, batch, _a, _b, _c, accumulate: true, threads);
             Gemm.MultiplyNT(batch, 256, 128, _a, _b, _c, accumulate: false, threads);
             Gemm.MultiplyNT(batch, 128, 10, _a, _b, _c, accumulate: false, threads);
