@@ -50,6 +50,11 @@ public static class Cli
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;
         }
+        catch (Exception e) when (e is Actors.Simulation.TrainingFailedException or Numerics.Training.TrainingDivergedException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
         catch (DataFormatException e)
         {
             Console.Error.WriteLine($"error: {e.Message}");

@@ -82,6 +82,24 @@ public sealed class CoordinatorActorSpec : TestKit
     }
 
     [Fact]
+    public void Coordinator_should_end_the_job_with_a_clear_reason_when_the_parameter_server_reports_a_diverged_step()
+    {
+        var (coordinator, server, w0, w1, _) = Start(TimeSpan.FromMilliseconds(300), listenerProbe: true);
+        var work = w0.ExpectMsg<ComputeGradient>();
+        w1.ExpectMsg<ComputeGradient>();
+
+        coordinator.Tell(new TrainingDiverged(0, work.Step, work.Part, 0, "the gradient or the loss holds NaN or infinity"), server.Ref);
+
+        var failed = Listener!.ExpectMsg<TrainingFailed>();
+        Assert.Contains($"the training diverged in epoch 1 at step {work.Step}", failed.Reason);
+        Assert.Contains("NaN or infinity", failed.Reason);
+        Assert.Contains("a lower learning rate may help", failed.Reason);
+        // Ended, not re-driven: past the step timeout, no work goes out again.
+        w0.ExpectNoMsg(TimeSpan.FromMilliseconds(900));
+        w1.ExpectNoMsg(TimeSpan.Zero);
+    }
+
+    [Fact]
     public void Coordinator_should_publish_step_progress_with_accuracy_and_every_workers_status()
     {
         var (coordinator, server, w0, w1, settings) = Start(TimeSpan.FromSeconds(30), listenerProbe: true, progressEvery: 2);

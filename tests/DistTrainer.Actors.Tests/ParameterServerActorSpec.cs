@@ -133,10 +133,12 @@ public sealed class ParameterServerActorSpec : TestKit
         nan[33] = float.NaN;
         server.PushFrom(worker.Ref, nan, 0, 0, 0, 5, 5, ChunkFloats, transferId: 10);
         Assert.Contains("NaN", worker.ExpectMsg<GradientRejected>().Reason);
+        Assert.Contains("NaN", coordinator.ExpectMsg<TrainingDiverged>().Reason);
 
         // Infinite loss.
         server.PushFrom(worker.Ref, TestData.Random(Length, 6), 0, 0, 0, 5, 5, ChunkFloats, transferId: 11, loss: double.PositiveInfinity);
         Assert.Contains("NaN or infinity", worker.ExpectMsg<GradientRejected>().Reason);
+        Assert.Contains("NaN or infinity", coordinator.ExpectMsg<TrainingDiverged>().Reason);
 
         // Unknown (future) version.
         server.PushFrom(worker.Ref, TestData.Random(Length, 7), 3, 3, 0, 5, 5, ChunkFloats, transferId: 12);
@@ -186,6 +188,8 @@ public sealed class ParameterServerActorSpec : TestKit
         bad[Length - 1] = float.PositiveInfinity;
         server.PushFrom(worker.Ref, bad, version: 0, step: 0, part: 1, stepSamples: 4, samples: 2, pushChunkFloats, transferId: 2);
         Assert.Contains("NaN or infinity", worker.ExpectMsg<GradientRejected>().Reason);
+        var diverged = coordinator.ExpectMsg<TrainingDiverged>();
+        Assert.Equal((0, 0L, 1, 0L), (diverged.WorkerId, diverged.Step, diverged.Part, diverged.Version));
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
         server.Tell(new PullParameters(-1), worker.Ref);
         Assert.Equal(initial, worker.ExpectSnapshot(server, Length, out var version));
@@ -219,6 +223,7 @@ public sealed class ParameterServerActorSpec : TestKit
             server.PushFrom(worker.Ref, huge, version: 0, step: 0, part: 1, stepSamples: 2, samples: 1, pushChunkFloats, transferId: 2);
             Assert.Contains("diverged", worker.ExpectMsg<GradientRejected>().Reason);
         });
+        Assert.Contains("the training diverged", coordinator.ExpectMsg<TrainingDiverged>().Reason);
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
         server.Tell(new PullParameters(-1), worker.Ref);
         Assert.Equal(initial, worker.ExpectSnapshot(server, Length, out var version));
@@ -235,7 +240,7 @@ public sealed class ParameterServerActorSpec : TestKit
         Assert.Contains("NaN or infinity", worker.ExpectMsg<GradientRejected>().Reason);
         Assert.Equal(initial, worker.ExpectSnapshot(server, Length, out var version));
         Assert.Equal(0, version);
-        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Assert.Contains("NaN or infinity", coordinator.ExpectMsg<TrainingDiverged>().Reason);
     }
 
     [Fact]

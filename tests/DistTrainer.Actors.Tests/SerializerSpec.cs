@@ -33,6 +33,7 @@ public sealed class SerializerSpec : TestKit
         ["ts"] = new TrainingState(4, 92, 2, 5, 0, [0.5f, -1f, 92f, 1e-3f, 2e-6f]),
         ["rt"] = new RestoreTrainingState(92, 2, 5, 17, []),
         ["tr"] = new TrainingStateRestored(92, "the checkpoint holds 3 weights"),
+        ["td"] = new TrainingDiverged(1, 40, 2, 40, "the gradient or the loss holds NaN or infinity"),
     };
 
     [Theory]

@@ -72,7 +72,7 @@ public sealed class SimulationCheckpointSpec
             Resume = new ResumeFrom(new TrainingPosition(1, 0, 23, 0, 0), weights, new float[weights.Length]), // momentum-sized, not Adam's
         };
 
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => DistributedTraining.RunLocalAsync(options));
+        var e = await Assert.ThrowsAsync<TrainingFailedException>(() => DistributedTraining.RunLocalAsync(options));
         Assert.Contains("did not restore the checkpoint of step 23", e.Message);
         Assert.Contains("adam", e.Message);
     }

@@ -47,6 +47,32 @@ public class TrainCommandTests
         Assert.False(summary.ContainsKey("samples_seen_per_epoch"));
     }
 
+    [Theory]
+    [InlineData("--workers", "0")] // the plain loop
+    [InlineData("--mode", "sync")]
+    [InlineData("--mode", "async")]
+    public async Task Train_should_end_with_a_clear_error_when_the_training_diverges(string option, string value)
+    {
+        // A learning rate of 1e30 makes the weights overflow within a few steps: the gradients turn NaN or infinite.
+        var result = await DistTrainerProcess.RunAsync("train", option, value, "--optimizer", "sgd", "--lr", "1e30", "--epochs", "3", "--quiet");
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains("error: training failed: the training diverged", result.StandardError);
+        Assert.Contains("a lower learning rate may help", result.StandardError);
+        Assert.DoesNotContain("Unhandled exception", result.StandardError);
+    }
+
+    [Theory]
+    [InlineData("--crash-worker", "2@1", "--crash-worker 2@1: worker must be 0..1 (--workers 2)")]
+    [InlineData("--straggler", "5:20", "--straggler 5:20: worker must be 0..1 (--workers 2)")]
+    public async Task A_fault_for_a_worker_that_does_not_exist_should_be_a_usage_error(string option, string value, string message)
+    {
+        var result = await DistTrainerProcess.RunAsync("train", "--workers", "2", option, value, "--epochs", "1");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"error: {message}", result.StandardError);
+    }
+
     [Fact]
     public async Task Checkpoint_every_in_async_mode_should_be_a_usage_error()
     {

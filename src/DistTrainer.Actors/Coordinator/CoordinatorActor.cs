@@ -41,6 +41,10 @@ namespace DistTrainer.Actors.Coordinator;
 /// step waits for a checkpoint (and one the server has already passed is skipped and logged).
 /// A resumed job (<see cref="CoordinatorSettings.Resume"/>) first restores the server, then starts at the saved position.
 /// </para>
+/// <para>
+/// A step the parameter server reports as diverged (<see cref="TrainingDiverged"/>: NaN or infinity in a gradient, a
+/// loss or the update) ends the job with that reason: the same work on the same weights would only fail again.
+/// </para>
 /// Phases: [Restoring →] WaitingForWorkers → Training ⇄ Evaluating → Finished.
 /// </summary>
 public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
@@ -198,6 +202,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         Receive<GradientAccepted>(OnAccepted);
         Receive<StepApplied>(OnStepApplied);
         Receive<GradientRejected>(m => _log.Debug("coordinator: rejected step {0} part {1}: {2}", m.Step, m.Part, m.Reason));
+        Receive<TrainingDiverged>(OnDiverged);
         Receive<Terminated>(OnTerminated);
         Receive<Watchdog>(_ => OnWatchdog());
         Receive<TensorChunk>(OnChunk);
@@ -216,6 +221,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         Receive<ShardReady>(OnShardReady);
         Receive<Watchdog>(_ => { });
         Receive<GradientAccepted>(m => _log.Debug("coordinator ignored a late acceptance of step {0} part {1}", m.Step, m.Part));
+        Receive<TrainingDiverged>(OnDiverged);
         Receive<StepApplied>(_ => { });
     }
 
@@ -572,6 +578,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         _listener?.Tell(new TrainingFinished(_reports.ToList(), done.Weights, done.Version, _samplesSeenPerEpoch.ToArray()), Self);
         Become(Finished);
     }
+
+    /// <summary>The same work would fail the same way again: ending the job beats re-sending it at every step timeout.</summary>
+    private void OnDiverged(TrainingDiverged m) =>
+        Fail($"the training diverged in epoch {_epoch + 1} at step {m.Step} (weights version {m.Version}): worker {m.WorkerId}, part {m.Part}: {m.Reason}; a lower learning rate may help");
 
     private void Fail(string reason)
     {

@@ -88,6 +88,20 @@ public sealed record GradientRejected(
     [property: Key(3)] long CurrentVersion,
     [property: Key(4)] string Reason) : IDistTrainerMessage;
 
+/// <summary>
+/// To the coordinator: the training diverged, so <see cref="Step"/> cannot be applied: worker <see cref="WorkerId"/>'s
+/// gradient or loss for <see cref="Part"/> holds NaN or infinity, or the update of finite gradients is not finite. A
+/// gradient is a deterministic function of the weights and the rows (the loaders refuse non-finite values), so the
+/// same work would fail the same way again: the coordinator ends the job instead of re-sending it.
+/// </summary>
+[MessagePackObject]
+public sealed record TrainingDiverged(
+    [property: Key(0)] int WorkerId,
+    [property: Key(1)] long Step,
+    [property: Key(2)] int Part,
+    [property: Key(3)] long Version,
+    [property: Key(4)] string Reason) : IDistTrainerMessage;
+
 /// <summary>To the coordinator (sync mode): the global batch of <see cref="Step"/> was averaged and applied.</summary>
 [MessagePackObject]
 public sealed record StepApplied(

@@ -241,7 +241,7 @@ public sealed class ParameterServerActor : ReceiveActor
         }
         if (!double.IsFinite(push.Loss))
         {
-            Reject(push, NotFinite);
+            RejectDiverged(push, NotFinite);
             return false;
         }
         if (_settings.Mode == TrainingMode.Sync)
@@ -305,7 +305,7 @@ public sealed class ParameterServerActor : ReceiveActor
         if (!checkedByStep && !IsFinite(push, gradient))
         {
             _heldParts.RemoveAt(at);
-            Reject(push, NotFinite);
+            RejectDiverged(push, NotFinite);
             return false;
         }
         if (_assembler.TryKeep(out var kept))
@@ -351,13 +351,13 @@ public sealed class ParameterServerActor : ReceiveActor
                 var index = _heldParts.FindIndex(h => h.Part == push.Part);
                 ChunkArrayPool.Received.Return(_heldParts[index].Kept); // its lease is released by OnPush
                 _heldParts.RemoveAt(index);
-                Reject(push, NotFinite);
+                RejectDiverged(push, NotFinite);
                 return false;
             }
             // Every part is finite, but the update is not: the training diverged. Re-sending a part cannot help.
             _log.Error("parameter server cannot apply step {0}: its update makes the weights or the optimizer state NaN or infinite; the training diverged (a lower learning rate may help)", push.Step);
             ClearStep();
-            Reject(push, Diverged);
+            RejectDiverged(push, Diverged);
             return true; // its lease went with the step's other parts
         }
         Count(push);
@@ -452,7 +452,7 @@ public sealed class ParameterServerActor : ReceiveActor
         _receivers.Add(Sender);
         if (!TryApplyStep(values, [], push.SampleCount, _receivers))
         {
-            Reject(push, gradient.AllFinite() ? Diverged : NotFinite);
+            RejectDiverged(push, gradient.AllFinite() ? Diverged : NotFinite);
             return;
         }
         _completed.Add(key);
@@ -514,6 +514,13 @@ public sealed class ParameterServerActor : ReceiveActor
         {
             SendSnapshot(Sender); // the worker waits for fresh weights after every push
         }
+    }
+
+    /// <summary>Rejects a push that NaN or infinity made useless, and tells the coordinator: re-sending it cannot help.</summary>
+    private void RejectDiverged(PushGradients push, string reason)
+    {
+        Reject(push, reason);
+        TellCoordinator(new TrainingDiverged(push.WorkerId, push.Step, push.Part, _version, reason));
     }
 
     private void SendSnapshot(IActorRef receiver)

@@ -43,6 +43,7 @@ public sealed class DistTrainerSerializer : SerializerWithStringManifest
         (typeof(TrainingState), "ts"),
         (typeof(RestoreTrainingState), "rt"),
         (typeof(TrainingStateRestored), "tr"),
+        (typeof(TrainingDiverged), "td"),
     ];
 
     private static readonly Dictionary<Type, string> _manifestByType = _table.ToDictionary(e => e.Type, e => e.Manifest);

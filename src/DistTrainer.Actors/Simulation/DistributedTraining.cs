@@ -117,7 +117,7 @@ public static class DistributedTraining
             var outcome = await finished.Task.ConfigureAwait(false);
             if (outcome is TrainingFailed failed)
             {
-                throw new InvalidOperationException($"distributed training failed: {failed.Reason}");
+                throw new TrainingFailedException(failed.Reason);
             }
             var done = (TrainingFinished)outcome;
             return new DistributedTrainingResult(done.Epochs, done.Weights, done.Version, done.SamplesSeenPerEpoch, options.Workers, options.Mode,

@@ -30,16 +30,25 @@ public sealed record SimulationSettings(int Workers, TrainingMode Mode, IReadOnl
             return null;
         }
         var mode = options.Choice("mode", TrainingMode.Sync, new Dictionary<string, TrainingMode> { ["sync"] = TrainingMode.Sync, ["async"] = TrainingMode.Async });
+        CrashWorker[] crashes;
+        Straggler[] stragglers;
         try
         {
-            return new SimulationSettings(workers, mode,
-                options.All("crash-worker").Select(CrashWorker.Parse).ToArray(),
-                options.All("straggler").Select(Straggler.Parse).ToArray());
+            crashes = options.All("crash-worker").Select(CrashWorker.Parse).ToArray();
+            stragglers = options.All("straggler").Select(Straggler.Parse).ToArray();
         }
         catch (FormatException e)
         {
             throw new UsageException(e.Message);
         }
+        // The epoch of a crash is checked once the run's epochs are known (a resumed run takes them from its checkpoint).
+        var outside = crashes.Where(c => c.Worker >= workers).Select(c => $"--crash-worker {c}")
+            .Concat(stragglers.Where(s => s.Worker >= workers).Select(s => $"--straggler {s}")).FirstOrDefault();
+        if (outside is not null)
+        {
+            throw new UsageException($"{outside}: worker must be 0..{workers - 1} (--workers {workers})");
+        }
+        return new SimulationSettings(workers, mode, crashes, stragglers);
     }
 }
 

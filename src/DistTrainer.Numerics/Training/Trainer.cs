@@ -89,7 +89,10 @@ public sealed class Trainer
         return new EpochStats(lossSum / Math.Max(1, seen), seen);
     }
 
-    /// <summary>One optimizer step on the given training rows; returns their summed loss.</summary>
+    /// <summary>
+    /// One optimizer step on the given training rows; returns their summed loss. A loss that is NaN or infinite throws
+    /// <see cref="TrainingDivergedException"/> and leaves the weights as they were.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a short run's thousands of tiny steps would start as tier-0 code
     public double TrainStep(ReadOnlySpan<int> rows)
     {
@@ -104,6 +107,10 @@ public sealed class Trainer
         Array.Clear(_gradient);
         var batch = new Batch(_batchFeatures.AsSpan(0, count * features), _batchTargets.AsSpan(0, count), _batchIds.AsSpan(0, count), Step);
         var loss = _model.AccumulateGradient(Weights, batch, _gradient, _workspace);
+        if (!double.IsFinite(loss))
+        {
+            throw new TrainingDivergedException(Step);
+        }
         ElementWise.Scale(_gradient, 1f / count);   // not TensorPrimitives: its non-temporal stores evict what Step reads next
         Optimizer.Step(Weights, _gradient);
         Step++;

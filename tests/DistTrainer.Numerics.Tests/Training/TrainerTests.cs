@@ -49,6 +49,30 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Trainer_should_stop_at_the_first_step_whose_loss_is_not_finite_and_keep_the_weights_before_it()
+    {
+        var data = SyntheticData();
+        var model = new Mlp(Mlp.CreateSpec(Features, [16], Classes, Activation.Relu, TaskKind.Classification));
+        var trainer = new Trainer(model, data, new TrainingOptions(1, 32, new OptimizerOptions(OptimizerKind.Sgd, 1e30f), 3, 1));
+        var order = EpochOrder.Create(3, 0, Samples);
+        float[]? before = null;
+
+        var diverged = Assert.Throws<TrainingDivergedException>(() =>
+        {
+            for (var step = 0; step < 6; step++)
+            {
+                before = (float[])trainer.Weights.Clone();
+                trainer.TrainStep(order.AsSpan(step * 32, 32));
+            }
+        });
+
+        Assert.InRange(diverged.Step, 1, 5); // the first step is on finite initial weights
+        Assert.Contains($"diverged at step {diverged.Step}", diverged.Message);
+        Assert.Equal(before, trainer.Weights);
+        Assert.Equal(diverged.Step, trainer.Step);
+    }
+
+    [Fact]
     public void Trainer_should_expose_the_correct_count_of_a_step_as_predicted_with_the_weights_before_it()
     {
         const int batch = 12;
