@@ -29,7 +29,7 @@ public sealed record WorkerSettings(int WorkerId, ModelSpec Model, int MaxBatch,
     public bool ChecksOwnGradient { get; init; }
 
     /// <summary>
-    /// Let threads that idle in <see cref="Numerics.Kernels.SpareThreads.Help"/> take row blocks of this worker's
+    /// Let threads that idle in <see cref="Numerics.Kernels.SpareThreads.Help"/> take row blocks of this MLP worker's
     /// weight-gradient products (<see cref="Numerics.Models.ModelWorkspace.IdleThreadsMayHelp"/>). The simulation sets it
     /// for sync workers: the part with more rows, or on a slower core, then ends sooner, because a worker that finished
     /// first helps it instead of waiting for the step's weights.
