@@ -8,6 +8,7 @@ namespace DistTrainer.Numerics.Tests.Kernels;
 /// One-thread products whose row blocks idle threads may take (<c>idleThreadsMayHelp</c>), with a thread lending
 /// itself through <see cref="SpareThreads.Help"/> the whole time, against the same product run alone.
 /// </summary>
+[Collection(nameof(SpareThreadsCollection))]
 public sealed class GemmHelpedTests : IDisposable
 {
     private readonly CancellationTokenSource _stop = new();
@@ -114,4 +115,13 @@ public sealed class GemmHelpedTests : IDisposable
         _helper.Join();
         _stop.Dispose();
     }
+}
+
+/// <summary>
+/// The tests whose helper threads lend themselves through <see cref="SpareThreads.Help"/> run one class at a time: a
+/// helper of one class could otherwise take the parts another class counts on its own helper to take.
+/// </summary>
+[CollectionDefinition(nameof(SpareThreadsCollection))]
+public sealed class SpareThreadsCollection
+{
 }

@@ -7,6 +7,7 @@ namespace DistTrainer.Numerics.Tests.Optimizers;
 /// The parameter server's step spread over slices, with a thread lending itself through <see cref="SpareThreads.Help"/>
 /// the whole time, against the optimizer's one-pass TryStep.
 /// </summary>
+[Collection(nameof(Kernels.SpareThreadsCollection))]
 public sealed class SpreadStepTests : IDisposable
 {
     private readonly CancellationTokenSource _stop = new();
