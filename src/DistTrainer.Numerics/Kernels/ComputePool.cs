@@ -67,48 +67,30 @@ internal sealed unsafe class ComputePool
     /// <see cref="Help"/> meanwhile; wakes none of the pool's threads. Returns when all parts are done. Meant for short
     /// passes on a thread whose peers may be idle: with no helper it costs the caller only the claims.
     /// </summary>
+    public void RunWithSpareThreads(int parts, IPartedWork work) => RunWithSpareThreads(parts, null, null, work);
+
+    /// <summary>As <see cref="RunWithSpareThreads(int, IPartedWork)"/>, for a static function and a context pointer: allocates nothing.</summary>
+    public void RunWithSpareThreads(int parts, delegate*<void*, int, void> function, void* context) => RunWithSpareThreads(parts, function, context, null);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void RunWithSpareThreads(int parts, IPartedWork work)
+    private void RunWithSpareThreads(int parts, delegate*<void*, int, void> function, void* context, IPartedWork? work)
     {
         if (parts <= 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             for (var i = 0; i < parts; i++)
             {
-                work.RunPart(i);
+                RunPart(function, context, work, i);
             }
             return;
         }
         try
         {
-            Publish(Math.Min(parts, 0xFFFF), null, null, work);
+            Publish(Math.Min(parts, 0xFFFF), function, context, work);
             RunPartsAndWait();
         }
         finally
         {
             _work = null;
-            Volatile.Write(ref _busy, 0);
-        }
-    }
-
-    /// <summary>As <see cref="RunWithSpareThreads(int, IPartedWork)"/>, for a static function and a context pointer: allocates nothing.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void RunWithSpareThreads(int parts, delegate*<void*, int, void> function, void* context)
-    {
-        if (parts <= 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
-        {
-            for (var i = 0; i < parts; i++)
-            {
-                function(context, i);
-            }
-            return;
-        }
-        try
-        {
-            Publish(Math.Min(parts, 0xFFFF), function, context, null);
-            RunPartsAndWait();
-        }
-        finally
-        {
             Volatile.Write(ref _busy, 0);
         }
     }
@@ -165,15 +147,20 @@ internal sealed unsafe class ComputePool
             {
                 continue;
             }
-            if (work is not null)
-            {
-                work.RunPart(next);
-            }
-            else
-            {
-                function(context, next);
-            }
+            RunPart(function, context, work, next);
             Interlocked.Decrement(ref _pending);
+        }
+    }
+
+    private static void RunPart(delegate*<void*, int, void> function, void* context, IPartedWork? work, int part)
+    {
+        if (work is not null)
+        {
+            work.RunPart(part);
+        }
+        else
+        {
+            function(context, part);
         }
     }
 

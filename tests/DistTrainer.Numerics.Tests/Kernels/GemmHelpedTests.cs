@@ -11,26 +11,7 @@ namespace DistTrainer.Numerics.Tests.Kernels;
 [Collection(nameof(SpareThreadsCollection))]
 public sealed class GemmHelpedTests : IDisposable
 {
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Thread _helper;
-    private long _helped;
-
-    public GemmHelpedTests()
-    {
-        _helper = new Thread(() =>
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                if (SpareThreads.Help())
-                {
-                    Interlocked.Increment(ref _helped);
-                }
-                Thread.SpinWait(20);
-            }
-        })
-        { IsBackground = true };
-        _helper.Start();
-    }
+    private readonly IdleHelperThread _helper = new();
 
     public static TheoryData<string, string, int, int, int> Cases()
     {
@@ -76,11 +57,11 @@ public sealed class GemmHelpedTests : IDisposable
         var b = Values(random, 128 * 256);
         var c = new float[784 * 256];
         // The helper polls every few microseconds; over many products it must have taken a block at least once.
-        for (var i = 0; i < 5000 && Interlocked.Read(ref _helped) == 0; i++)
+        for (var i = 0; i < 5000 && _helper.Helped == 0; i++)
         {
             Gemm.MultiplyTN(784, 256, 128, a, b, c, accumulate: false, idleThreadsMayHelp: true);
         }
-        Assert.True(Interlocked.Read(ref _helped) > 0);
+        Assert.True(_helper.Helped > 0);
     }
 
     [Fact]
@@ -109,19 +90,6 @@ public sealed class GemmHelpedTests : IDisposable
     private static float[] Values(Random random, int length) =>
         Enumerable.Range(0, length).Select(_ => random.NextSingle() * 2 - 1).ToArray();
 
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _helper.Join();
-        _stop.Dispose();
-    }
+    public void Dispose() => _helper.Dispose();
 }
 
-/// <summary>
-/// The tests whose helper threads lend themselves through <see cref="SpareThreads.Help"/> run one class at a time: a
-/// helper of one class could otherwise take the parts another class counts on its own helper to take.
-/// </summary>
-[CollectionDefinition(nameof(SpareThreadsCollection))]
-public sealed class SpareThreadsCollection
-{
-}

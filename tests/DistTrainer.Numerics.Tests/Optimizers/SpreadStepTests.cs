@@ -1,5 +1,6 @@
 using DistTrainer.Numerics.Kernels;
 using DistTrainer.Numerics.Optimizers;
+using DistTrainer.Numerics.Tests.Kernels;
 
 namespace DistTrainer.Numerics.Tests.Optimizers;
 
@@ -7,29 +8,10 @@ namespace DistTrainer.Numerics.Tests.Optimizers;
 /// The parameter server's step spread over slices, with a thread lending itself through <see cref="SpareThreads.Help"/>
 /// the whole time, against the optimizer's one-pass TryStep.
 /// </summary>
-[Collection(nameof(Kernels.SpareThreadsCollection))]
+[Collection(nameof(SpareThreadsCollection))]
 public sealed class SpreadStepTests : IDisposable
 {
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Thread _helper;
-    private long _helped;
-
-    public SpreadStepTests()
-    {
-        _helper = new Thread(() =>
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                if (SpareThreads.Help())
-                {
-                    Interlocked.Increment(ref _helped);
-                }
-                Thread.SpinWait(20);
-            }
-        })
-        { IsBackground = true };
-        _helper.Start();
-    }
+    private readonly IdleHelperThread _helper = new();
 
     public static TheoryData<OptimizerKind, int> Cases()
     {
@@ -96,11 +78,11 @@ public sealed class SpreadStepTests : IDisposable
         var gradient = Values(length, 2);
         var next = new float[length];
         // The helper polls every few microseconds; over many steps it must have taken a slice at least once.
-        for (var i = 0; i < 2000 && Interlocked.Read(ref _helped) == 0; i++)
+        for (var i = 0; i < 2000 && _helper.Helped == 0; i++)
         {
             Assert.True(spread.TryStep(weights, gradient, [], 1f, next));
         }
-        Assert.True(Interlocked.Read(ref _helped) > 0);
+        Assert.True(_helper.Helped > 0);
     }
 
     [Fact]
@@ -113,10 +95,5 @@ public sealed class SpreadStepTests : IDisposable
         return Enumerable.Range(0, length).Select(_ => 2 * random.NextFloat() - 1).ToArray();
     }
 
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _helper.Join();
-        _stop.Dispose();
-    }
+    public void Dispose() => _helper.Dispose();
 }
