@@ -73,9 +73,9 @@ public static class DistributedTraining
                 ChunkFloats = settings.ChunkFloats,
                 MaxOpenTransfers = settings.MaxOpenTransfers,
             };
-            // Sync steps get the simulation's dispatchers (reference.conf): the server on worker 0's thread, threads
-            // that spin a little before they sleep. Async keeps the defaults: there the server answers each push at
-            // once and must not wait for worker 0's gradient.
+            // Sync steps get the simulation's dispatchers (reference.conf): the server and the coordinator on worker 0's
+            // thread, threads that spin a little before they sleep. Async keeps the defaults: there the server answers
+            // each push at once and must not wait for worker 0's gradient.
             var sync = options.Mode == TrainingMode.Sync;
             Props On(Props props, string dispatcher) => sync ? props.WithDispatcher(dispatcher) : props;
             var parameterServer = system.ActorOf(On(ParameterServerActor.Props(psSettings, weights), DistTrainerSettings.SimulationSharedDispatcher), "parameter-server");
@@ -94,7 +94,7 @@ public static class DistributedTraining
             };
             coordinatorSettings.CheckResume();
             var evaluate = CreateEvaluator(model, options);
-            var coordinator = system.ActorOf(CoordinatorActor.Props(coordinatorSettings, parameterServer, evaluate, observer), "coordinator");
+            var coordinator = system.ActorOf(On(CoordinatorActor.Props(coordinatorSettings, parameterServer, evaluate, observer), DistTrainerSettings.SimulationSharedDispatcher), "coordinator");
 
             var data = new InMemoryTrainingData(options.Train); // each worker copies out only the rows of its shard
             for (var i = 0; i < options.Workers; i++)
