@@ -31,6 +31,28 @@ public sealed class DedicatedThreadDispatcherSpec : TestKit
     }
 
     [Fact]
+    public void An_actor_on_the_shared_thread_should_handle_the_messages_waiting_for_it_in_one_turn()
+    {
+        // While the thread is held inside the first actor, three more messages queue up for it, then one for the
+        // second actor. With the configured throughput the first handles its three before the second gets the thread.
+        var order = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var release = new ManualResetEventSlim();
+        var first = Sys.ActorOf(Props.Create(() => new OrderRecorder(order, release)).WithDispatcher(DistTrainerSettings.SimulationSharedDispatcher));
+        var second = Sys.ActorOf(Props.Create(() => new OrderRecorder(order, release)).WithDispatcher(DistTrainerSettings.SimulationSharedDispatcher));
+        first.Tell("hold");
+        AwaitCondition(() => order.Contains("hold"));
+        first.Tell("a1");
+        first.Tell("a2");
+        first.Tell("a3");
+        second.Tell("b1");
+
+        release.Set();
+
+        AwaitCondition(() => order.Count == 5);
+        Assert.Equal(["hold", "a1", "a2", "a3", "b1"], order);
+    }
+
+    [Fact]
     public void An_actor_on_a_dedicated_thread_should_keep_answering_after_its_thread_went_to_sleep()
     {
         var actor = Sys.ActorOf(Props.Create(() => new ThreadReporter()).WithDispatcher(DistTrainerSettings.SimulationWorkerDispatcher));
@@ -72,6 +94,20 @@ public sealed class DedicatedThreadDispatcherSpec : TestKit
     private sealed class ThreadReporter : ReceiveActor
     {
         public ThreadReporter() => Receive<string>(_ => Sender.Tell(Environment.CurrentManagedThreadId));
+    }
+
+    /// <summary>Notes each message it handles; "hold" keeps its thread until the test releases it.</summary>
+    private sealed class OrderRecorder : ReceiveActor
+    {
+        public OrderRecorder(System.Collections.Concurrent.ConcurrentQueue<string> order, ManualResetEventSlim release) =>
+            Receive<string>(m =>
+            {
+                order.Enqueue(m);
+                if (m == "hold")
+                {
+                    release.Wait(TimeSpan.FromSeconds(10));
+                }
+            });
     }
 
     /// <summary>An optimizer that only notes which threads ran its slices (each slice sleeps a little, as if it had work).</summary>

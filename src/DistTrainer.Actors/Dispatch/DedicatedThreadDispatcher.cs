@@ -36,7 +36,10 @@ public sealed class DedicatedThreadDispatcherConfigurator : MessageDispatcherCon
     {
         var id = Config.GetString("id", null);
         var throughput = Config.GetInt("throughput", 0);
-        var deadline = Config.GetTimeSpan("throughput-deadline-time", null).Ticks;
+        var deadlineTicks = Config.GetTimeSpan("throughput-deadline-time", null).Ticks;
+        // No deadline unless one is set, as Akka's own configurators do: a mailbox given any deadline value, even
+        // zero, handles one message per turn whatever the throughput.
+        long? deadline = deadlineTicks > 0 ? deadlineTicks : null;
         var shutdownTimeout = Config.GetTimeSpan("shutdown-timeout", null);
         return shared
             ? new Akka.Dispatch.Dispatcher(this, id, throughput, deadline, _executors, shutdownTimeout)
