@@ -344,7 +344,7 @@ public sealed class ParameterServerActor : ReceiveActor
         var (gradients, more) = first is not null ? (first, extra!)
             : _partsSummed == 0 && extra is not null ? (extra, [])
             : (_sum, extra ?? []);
-        if (!TryApplyStep(gradients, more, _stepSamples + push.SampleCount, _subscribers))
+        if (!TryApplyStep(gradients, more, _stepSamples + push.SampleCount, _subscribers, out var outgoing))
         {
             if (checkedByStep && !IsFinite(push, gradient))
             {
@@ -363,7 +363,10 @@ public sealed class ParameterServerActor : ReceiveActor
         Count(push);
         var applied = new StepApplied(_stepOfVersion, _version, _stepSamples, _stepLoss);
         ClearStep();
+        // The coordinator hears of the last part first: on a shared thread it then hands out the next step's work
+        // before the worker there starts this one (elsewhere the order costs nothing).
         TellCoordinator(accepted);
+        SendSnapshot(outgoing);
         if (_statePulls.Count > 0)
         {
             SendDueStates(); // after the broadcast: a checkpoint never delays the next step's start
@@ -450,11 +453,12 @@ public sealed class ParameterServerActor : ReceiveActor
         }
         _receivers.Clear();
         _receivers.Add(Sender);
-        if (!TryApplyStep(values, [], push.SampleCount, _receivers))
+        if (!TryApplyStep(values, [], push.SampleCount, _receivers, out var outgoing))
         {
             RejectDiverged(push, gradient.AllFinite() ? Diverged : NotFinite);
             return;
         }
+        SendSnapshot(outgoing);
         _completed.Add(key);
         _completedOrder.Enqueue(key);
         if (_completedOrder.Count > _settings.CompletedWorkMemory)
@@ -465,15 +469,16 @@ public sealed class ParameterServerActor : ReceiveActor
     }
 
     /// <summary>
-    /// w ← optimizer(w, (sum + extra) / samples) into a new array, version + 1, and the new weights to
-    /// <paramref name="receivers"/>: the same array to local ones, a copy written by the same pass to remote ones. False,
-    /// with weights, optimizer state and version unchanged, when the new weights or state would not be finite.
+    /// w ← optimizer(w, (sum + extra) / samples) into a new array, version + 1; <see cref="SendSnapshot"/> then sends
+    /// the new weights to <paramref name="receivers"/>: the same array to local ones, and to remote ones
+    /// <paramref name="outgoing"/>, a copy written by the same pass. False, with weights, optimizer state and version
+    /// unchanged, when the new weights or state would not be finite.
     /// </summary>
-    private bool TryApplyStep(float[] sum, float[] extra, int samples, IReadOnlyCollection<IActorRef> receivers)
+    private bool TryApplyStep(float[] sum, float[] extra, int samples, IReadOnlyCollection<IActorRef> receivers, out OutgoingTensor? outgoing)
     {
         SplitReceivers(receivers);
         var next = _snapshotPool.Rent();
-        var outgoing = _remoteReceivers.Count > 0 ? OutgoingTensor.Rent(_weights.Length, ++_nextTransferId, _settings.ChunkFloats) : null;
+        outgoing = _remoteReceivers.Count > 0 ? OutgoingTensor.Rent(_weights.Length, ++_nextTransferId, _settings.ChunkFloats) : null;
         var applied = outgoing is null
             ? _spreadStep.TryStep(_weights, sum, extra, 1f / samples, next)
             : _optimizer.TryStep(_weights, sum, extra, 1f / samples, next, outgoing.Buffer);
@@ -481,11 +486,11 @@ public sealed class ParameterServerActor : ReceiveActor
         {
             _snapshotPool.Return(next);
             outgoing?.Release();
+            outgoing = null;
             return false;
         }
         ReplaceWeights(next);
         _version++;
-        SendSnapshot(outgoing);
         return true;
     }
 

@@ -292,7 +292,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _pending.RemoveAt(i);
             Compute(work);
         }
-        if (_prepared is null && _pending.Count > 0)
+        if (_settings.PreparesAhead && _prepared is null && _pending.Count > 0)
         {
             Prepare(_pending[0]); // it waits for its weights: gather now, while the parameter server applies the step
         }

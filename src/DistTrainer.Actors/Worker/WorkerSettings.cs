@@ -29,6 +29,13 @@ public sealed record WorkerSettings(int WorkerId, ModelSpec Model, int MaxBatch,
     public bool ChecksOwnGradient { get; init; }
 
     /// <summary>
+    /// Gather the next assignment's rows as soon as it is here, while the step's weights are still being computed. The
+    /// simulation turns it off for the worker that shares the parameter server's thread: there the gather would hold
+    /// back the server's step, which the other workers wait for.
+    /// </summary>
+    public bool PreparesAhead { get; init; } = true;
+
+    /// <summary>
     /// Let threads that idle in <see cref="Numerics.Kernels.SpareThreads.Help"/> take row blocks of this MLP worker's
     /// weight-gradient products (<see cref="Numerics.Models.ModelWorkspace.IdleThreadsMayHelp"/>). The simulation sets it
     /// for sync workers: the part with more rows, or on a slower core, then ends sooner, because a worker that finished

@@ -145,10 +145,10 @@ public sealed class BulkChannelSpec
                 }
             }
 
-            // The last part is accepted once its step is applied (the step's own pass checks it): broadcast first.
+            // The last part is accepted once its step is applied (the step's own pass checks it), just before the broadcast.
+            Assert.Equal(0, Next<GradientAccepted>(seen, timeout).Part);
             var weights = Next<ParametersSnapshot>(seen, timeout);
             Assert.Equal(1, weights.Version);
-            Assert.Equal(0, Next<GradientAccepted>(seen, timeout).Part);
             Assert.Equal(1, Next<StepApplied>(seen, timeout).Version);
             for (var i = 0; i < length; i++)
             {
