@@ -299,7 +299,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// Gathers the rows of <paramref name="work"/> and a cleared gradient buffer. This needs no weights, so the next
+    /// Gathers the rows of <paramref name="work"/> and takes a gradient buffer. This needs no weights, so the next
     /// assignment (which usually arrives before its weights) is prepared while the parameter server applies the step.
     /// </summary>
     private void Prepare(ComputeGradient work)
@@ -314,15 +314,14 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }
         RowGather.Gather(_shard.Features, _shard.FeatureCount, _localRows.AsSpan(0, rows.Length), _features);
         // A local server gets the gradient array itself (pooled, returned by its lease); a remote one the tensor's.
+        // Either is written whole by the gradient (IModel.ComputeGradient): no clearing pass.
         if (_serverIsLocal)
         {
             _preparedGradient ??= _gradientPool.Rent();
-            Array.Clear(_preparedGradient);
         }
         else
         {
             _preparedOutgoing ??= OutgoingTensor.Rent(_model.ParameterCount, ++_nextTransferId, _settings.ChunkFloats);
-            _preparedOutgoing.Buffer.Clear();
         }
         _prepared = work;
     }
@@ -342,7 +341,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var inputs = _shard.FeatureCount;
         var started = Stopwatch.GetTimestamp();
         var batch = new Batch(_features.AsSpan(0, count * inputs), _targets.AsSpan(0, count), _ids.AsSpan(0, count), work.Step);
-        var loss = _model.AccumulateGradient(_weights, batch, gradient ?? tensor!.Buffer, _workspace);
+        var loss = _model.ComputeGradient(_weights, batch, gradient ?? tensor!.Buffer, _workspace);
         var correct = _workspace.Correct;
         var micros = (long)Stopwatch.GetElapsedTime(started).TotalMicroseconds;
 

@@ -30,9 +30,8 @@ public static class TrainingStepLoop
         void Step()
         {
             var start = (int)(step % batches) * batch;
-            Array.Clear(gradient);
             var b = new Batch(features.AsSpan(start * inputs, batch * inputs), targets.AsSpan(start, batch), ids.AsSpan(start, batch), step);
-            model.AccumulateGradient(weights, b, gradient, workspace);
+            model.ComputeGradient(weights, b, gradient, workspace);
             ElementWise.Scale(gradient, 1f / batch);   // cached stores, see ElementWise
             optimizer.Step(weights, gradient);
             step++;

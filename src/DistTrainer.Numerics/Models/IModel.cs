@@ -46,6 +46,16 @@ public interface IModel
     /// (so a caller divides by the total sample count once) and returns the summed loss. Allocates nothing.
     /// </summary>
     double AccumulateGradient(ReadOnlySpan<float> weights, in Batch batch, Span<float> gradientSum, ModelWorkspace workspace);
+
+    /// <summary>
+    /// As <see cref="AccumulateGradient"/>, but writes the gradient over whatever <paramref name="gradient"/> held, so a
+    /// step needs no clearing pass first. The floats are those of accumulating into zeros.
+    /// </summary>
+    double ComputeGradient(ReadOnlySpan<float> weights, in Batch batch, Span<float> gradient, ModelWorkspace workspace)
+    {
+        gradient.Clear();
+        return AccumulateGradient(weights, batch, gradient, workspace);
+    }
 }
 
 /// <summary>Per-caller scratch buffers of a model, sized once for a maximum batch.</summary>

@@ -103,7 +103,21 @@ public sealed class Mlp : IModel
         return output;
     }
 
-    public double AccumulateGradient(ReadOnlySpan<float> weights, in Batch batch, Span<float> gradientSum, ModelWorkspace workspace)
+    public double AccumulateGradient(ReadOnlySpan<float> weights, in Batch batch, Span<float> gradientSum, ModelWorkspace workspace) =>
+        Gradient(weights, batch, gradientSum, workspace, accumulate: true);
+
+    /// <summary>Every parameter's gradient is written by one product or one bias sum: nothing is read or cleared first.</summary>
+    public double ComputeGradient(ReadOnlySpan<float> weights, in Batch batch, Span<float> gradient, ModelWorkspace workspace)
+    {
+        if (batch.Count == 0)
+        {
+            gradient.Clear(); // no row writes anything
+            return Gradient(weights, batch, gradient, workspace, accumulate: true);
+        }
+        return Gradient(weights, batch, gradient, workspace, accumulate: false);
+    }
+
+    private double Gradient(ReadOnlySpan<float> weights, in Batch batch, Span<float> gradientSum, ModelWorkspace workspace, bool accumulate)
     {
         var count = batch.Count;
         var ws = CheckWorkspace(workspace, count);
@@ -131,9 +145,15 @@ public sealed class Mlp : IModel
             var input = l == 0 ? batch.Features[..(count * layer.Inputs)] : ws.Activations[l - 1].AsSpan(0, count * layer.Inputs);
 
             // Weight gradients end the step (the first layer's, the largest, last of all): a peer that finished first can help.
-            Gemm.MultiplyTN(layer.Inputs, layer.Outputs, count, input, dZ, layer.Weights(gradientSum), accumulate: true, threads, ws.IdleThreadsMayHelp);
+            Gemm.MultiplyTN(layer.Inputs, layer.Outputs, count, input, dZ, layer.Weights(gradientSum), accumulate, threads, ws.IdleThreadsMayHelp);
             var dBias = layer.Bias(gradientSum);
-            for (var r = 0; r < count; r++)
+            var first = 0;
+            if (!accumulate)
+            {
+                dZ[..layer.Outputs].CopyTo(dBias);
+                first = 1;
+            }
+            for (var r = first; r < count; r++)
             {
                 TensorPrimitives.Add(dBias, dZ.Slice(r * layer.Outputs, layer.Outputs), dBias);
             }

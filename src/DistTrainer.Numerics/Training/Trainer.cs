@@ -104,9 +104,8 @@ public sealed class Trainer
             _batchTargets[i] = _train.Targets[rows[i]];
             _batchIds[i] = rows[i];
         }
-        Array.Clear(_gradient);
         var batch = new Batch(_batchFeatures.AsSpan(0, count * features), _batchTargets.AsSpan(0, count), _batchIds.AsSpan(0, count), Step);
-        var loss = _model.AccumulateGradient(Weights, batch, _gradient, _workspace);
+        var loss = _model.ComputeGradient(Weights, batch, _gradient, _workspace);
         if (!double.IsFinite(loss))
         {
             throw new TrainingDivergedException(Step);

@@ -87,6 +87,30 @@ public class MlpGradientTests
         }
     }
 
+    [Theory]
+    [InlineData(4, TaskKind.Classification)]
+    [InlineData(300, TaskKind.Classification)] // products over more rows than one block of the kernels
+    [InlineData(37, TaskKind.Regression)]
+    public void Mlp_compute_gradient_should_overwrite_the_buffer_with_the_floats_of_accumulating_into_zeros(int rows, TaskKind task)
+    {
+        var mlp = new Mlp(Mlp.CreateSpec(40, [33, 17], task == TaskKind.Classification ? Classes : 1, Activation.Relu, task));
+        var weights = new float[mlp.ParameterCount];
+        mlp.Initialize(weights, seed: 5);
+        var rng = new Random(rows);
+        var features = Enumerable.Range(0, rows * 40).Select(_ => (float)rng.NextDouble()).ToArray();
+        var targets = Enumerable.Range(0, rows).Select(_ => task == TaskKind.Classification ? rng.Next(Classes) : (float)rng.NextDouble()).ToArray();
+        var batch = new Batch(features, targets, new int[rows], 0);
+        var workspace = mlp.CreateWorkspace(rows);
+
+        var expected = new float[mlp.ParameterCount];
+        var expectedLoss = mlp.AccumulateGradient(weights, batch, expected, workspace);
+        var overwritten = Enumerable.Repeat(float.NaN, mlp.ParameterCount).ToArray();
+        var loss = mlp.ComputeGradient(weights, batch, overwritten, workspace);
+
+        Assert.Equal(expectedLoss, loss);
+        Assert.Equal(expected, overwritten);
+    }
+
     [Fact]
     public void Mlp_gradient_of_a_batch_should_equal_the_sum_of_its_rows_gradients()
     {

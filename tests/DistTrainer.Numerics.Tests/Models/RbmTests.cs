@@ -199,6 +199,22 @@ public class RbmTests
     }
 
     [Fact]
+    public void Rbm_compute_gradient_should_overwrite_the_buffer_with_the_floats_of_accumulating_into_zeros()
+    {
+        var (rbm, w, data, ids) = Medium(new RbmOptions(CdSteps: 2, Seed: 9));
+        IModel model = rbm; // the interface's own ComputeGradient: clear, then accumulate
+        var targets = new float[9];
+        var expected = new float[model.ParameterCount];
+        var expectedLoss = model.AccumulateGradient(w, new Batch(data, targets, ids, 3), expected, model.CreateWorkspace(9));
+
+        var overwritten = Enumerable.Repeat(float.NaN, model.ParameterCount).ToArray();
+        var loss = model.ComputeGradient(w, new Batch(data, targets, ids, 3), overwritten, model.CreateWorkspace(9));
+
+        Assert.Equal(expectedLoss, loss);
+        Assert.Equal(expected, overwritten);
+    }
+
+    [Fact]
     public void Rbm_gradient_of_a_batch_should_equal_sum_of_gradients_of_its_parts()
     {
         var (model, w, data, ids) = Medium(new RbmOptions(CdSteps: 2, Seed: 9));
