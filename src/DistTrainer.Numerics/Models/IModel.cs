@@ -78,8 +78,9 @@ public abstract class ModelWorkspace
     public bool IdleThreadsMayHelp { get; set; }
 
     /// <summary>
-    /// Rows of the last <see cref="IModel.AccumulateGradient"/> batch that a classifier predicted right (its highest
-    /// output is the label); 0 for models without classes. The training accuracy of a step, counted in the forward pass.
+    /// Rows of the last gradient's batch (<see cref="IModel.AccumulateGradient"/> or <see cref="IModel.ComputeGradient"/>)
+    /// that a classifier predicted right (its highest output is the label); 0 for models without classes. The training
+    /// accuracy of a step, counted in the forward pass.
     /// </summary>
     public int Correct { get; protected internal set; }
 }
