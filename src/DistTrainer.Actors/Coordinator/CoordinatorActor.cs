@@ -62,7 +62,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     private readonly bool[] _seen;
 
     // Shards: which worker holds each training row (null before the first layout).
-    private readonly WorkerState?[] _ownerOfRow;
+    // Who holds which rows, as ranges sorted by start: finding a row's holder is a binary search in a few entries that
+    // stay in cache (an entry per training row missed the cache at nearly every row of a step).
+    private RowRange[] _heldRanges = [];
+    private WorkerState[] _holders = [];
     private readonly List<WorkerState> _cutOwners = []; // scratch of CutParts
     private bool _reshardPending = true;
     private long _nextAssignmentId;
@@ -119,7 +122,6 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         _assembler = new ChunkAssembler(settings.MaxOpenTransfers, TrainingStateTensor.MaxLength(settings.ParameterCount));
         _order = new int[settings.TrainCount];
         _seen = new bool[settings.TrainCount];
-        _ownerOfRow = new WorkerState?[settings.TrainCount];
         if (settings.Resume is { } resume)
         {
             settings.CheckResume();
@@ -398,14 +400,35 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
 
     private void RebuildOwners()
     {
-        Array.Clear(_ownerOfRow);
-        foreach (var worker in _workers.Values)
+        var held = _workers.Values
+            .SelectMany(worker => worker.Ranges.Where(range => range.Count > 0).Select(range => (Range: range, Worker: worker)))
+            .OrderBy(h => h.Range.Start)
+            .ToArray();
+        _heldRanges = [.. held.Select(h => h.Range)];
+        _holders = [.. held.Select(h => h.Worker)];
+    }
+
+    private WorkerState HolderOf(int row)
+    {
+        var (low, high) = (0, _heldRanges.Length - 1);
+        while (low <= high)
         {
-            foreach (var range in worker.Ranges)
+            var middle = (low + high) >>> 1;
+            var range = _heldRanges[middle];
+            if (row < range.Start)
             {
-                _ownerOfRow.AsSpan(range.Start, range.Count).Fill(worker);
+                high = middle - 1;
+            }
+            else if (row >= range.End)
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                return _holders[middle];
             }
         }
+        throw new InvalidOperationException($"training row {row} has no shard");
     }
 
     private void OnShardReady(ShardReady ready)
@@ -647,7 +670,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         _cutOwners.Clear();
         foreach (var row in rows)
         {
-            var owner = _ownerOfRow[row] ?? throw new InvalidOperationException($"training row {row} has no shard");
+            var owner = HolderOf(row);
             if (owner.CutRows++ == 0)
             {
                 _cutOwners.Add(owner);
@@ -662,7 +685,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
         }
         foreach (var row in rows)
         {
-            var owner = _ownerOfRow[row]!;
+            var owner = HolderOf(row);
             parts[_cutOwners.IndexOf(owner)].Rows[owner.CutRows++] = row;
         }
         foreach (var owner in _cutOwners)
@@ -863,7 +886,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
             {
                 continue; // trained on before a resume
             }
-            var owner = _ownerOfRow[row] ?? throw new InvalidOperationException($"training row {row} has no shard");
+            var owner = HolderOf(row);
             if (!rowsByOwner.TryGetValue(owner.Id, out var group))
             {
                 rowsByOwner[owner.Id] = group = (owner, []);
