@@ -61,9 +61,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers, IWithStash
     private readonly int[] _order;
     private readonly bool[] _seen;
 
-    // Shards: which worker holds each training row (null before the first layout).
-    // Who holds which rows, as ranges sorted by start: finding a row's holder is a binary search in a few entries that
-    // stay in cache (an entry per training row missed the cache at nearly every row of a step).
+    // Shards: who holds which rows (none before the first layout), as ranges sorted by start. Finding a row's holder is
+    // a binary search in a few entries that stay in cache; an entry per training row missed it at nearly every row.
     private RowRange[] _heldRanges = [];
     private WorkerState[] _holders = [];
     private readonly List<WorkerState> _cutOwners = []; // scratch of CutParts

@@ -105,7 +105,7 @@ public static class DistributedTraining
                     ChunkFloats = settings.ChunkFloats,
                     MaxOpenTransfers = settings.MaxOpenTransfers,
                     ChecksOwnGradient = sync && i > 0, // worker 0 shares the server's thread
-                    PreparesAhead = !sync || i > 0,
+                    PreparesAhead = !sync || i > 0, // worker 0's early gather would hold back the server's step
                     IdleThreadsMayHelp = sync && options.Workers > 1,
                     MessageDelay = TimeSpan.FromMilliseconds(options.Stragglers.Where(s => s.Worker == i).Sum(s => s.DelayMilliseconds)),
                     CrashAt = options.Crashes.Where(c => c.Worker == i).OrderBy(c => c.Epoch).Select(c => (CrashPoint?)new CrashPoint(c.Epoch - 1,
