@@ -107,15 +107,8 @@ public sealed class Mlp : IModel
         Gradient(weights, batch, gradientSum, workspace, accumulate: true);
 
     /// <summary>Every parameter's gradient is written by one product or one bias sum: nothing is read or cleared first.</summary>
-    public double ComputeGradient(ReadOnlySpan<float> weights, in Batch batch, Span<float> gradient, ModelWorkspace workspace)
-    {
-        if (batch.Count == 0)
-        {
-            gradient.Clear(); // no row writes anything
-            return Gradient(weights, batch, gradient, workspace, accumulate: true);
-        }
-        return Gradient(weights, batch, gradient, workspace, accumulate: false);
-    }
+    public double ComputeGradient(ReadOnlySpan<float> weights, in Batch batch, Span<float> gradient, ModelWorkspace workspace) =>
+        Gradient(weights, batch, gradient, workspace, accumulate: false);
 
     private double Gradient(ReadOnlySpan<float> weights, in Batch batch, Span<float> gradientSum, ModelWorkspace workspace, bool accumulate)
     {
@@ -124,6 +117,11 @@ public sealed class Mlp : IModel
         if (gradientSum.Length != ParameterCount)
         {
             throw new ArgumentException($"gradient holds {gradientSum.Length} values, the model has {ParameterCount}.", nameof(gradientSum));
+        }
+        if (count == 0 && !accumulate)
+        {
+            gradientSum.Clear(); // no row writes anything
+            accumulate = true;
         }
         Forward(weights, batch.Features, count, ws);
 

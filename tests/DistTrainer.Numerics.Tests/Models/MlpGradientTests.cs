@@ -112,6 +112,20 @@ public class MlpGradientTests
     }
 
     [Fact]
+    public void Mlp_compute_gradient_of_no_rows_should_leave_zeros()
+    {
+        var mlp = new Mlp(Mlp.CreateSpec(Inputs, [6], Classes, Activation.Relu, TaskKind.Classification));
+        var weights = new float[mlp.ParameterCount];
+        mlp.Initialize(weights, seed: 3);
+        var gradient = Enumerable.Repeat(float.NaN, mlp.ParameterCount).ToArray();
+
+        var loss = mlp.ComputeGradient(weights, new Batch([], [], [], 0), gradient, mlp.CreateWorkspace(Rows));
+
+        Assert.Equal(0, loss);
+        Assert.All(gradient, g => Assert.Equal(0f, g));
+    }
+
+    [Fact]
     public void Mlp_gradient_of_a_batch_should_equal_the_sum_of_its_rows_gradients()
     {
         var mlp = new Mlp(Mlp.CreateSpec(Inputs, [7, 4], Classes, Activation.Sigmoid, TaskKind.Classification));
