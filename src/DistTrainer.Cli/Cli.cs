@@ -45,22 +45,8 @@ public static class Cli
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;
         }
-        catch (ModelFiles.ModelFileException e)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
-        }
-        catch (Exception e) when (e is Actors.Simulation.TrainingFailedException or Numerics.Training.TrainingDivergedException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
-        }
-        catch (DataFormatException e)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is ModelFiles.ModelFileException or DataFormatException or IOException or UnauthorizedAccessException
+            or ArgumentException or Actors.Simulation.TrainingFailedException or Numerics.Training.TrainingDivergedException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;
