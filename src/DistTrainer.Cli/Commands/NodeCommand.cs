@@ -343,6 +343,7 @@ public static class NodeCommand
         var summary = run.Summary!;
         AddClusterKeys(summary, result, folder.Reports.Select(r => r.Samples));
         TrainingRun.WriteSummary(folder.Directory, summary);
+        folder.Complete();
         return summary;
     }
 

@@ -133,6 +133,7 @@ internal sealed class RbmNode
         summary["redriven_work"] = result.Epochs.Sum(e => e.RedrivenWork);
         summary["duplicate_samples"] = result.Epochs.Sum(e => e.DuplicateSamples);
         TrainingRun.WriteSummary(folder.Directory, summary);
+        folder.Complete();
         return summary;
     }
 

@@ -288,6 +288,7 @@ public static class RbmRun
             return new RbmRunOutcome([], Metrics(null), 0, 0, 0, null, Stopped: true);
         }
         var reports = folder.Close();
+        folder.Complete(); // before model.dtm, which the caller writes: `train --resume` of a finished run writes it again
         RbmTrainingRun.SaveCurves(settings.Directory);
         var trainSeconds = reports.Sum(r => r.Seconds);
         return new RbmRunOutcome(result.Weights, Metrics(result.Epochs[^1]) with { FitSeconds = trainSeconds }, reports.Count, trainSeconds,

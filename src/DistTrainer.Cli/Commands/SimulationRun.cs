@@ -92,6 +92,7 @@ public static class SimulationRun
         run.Summary["mode"] = simulation.Mode.ToString().ToLowerInvariant();
         run.Summary["samples_seen_per_epoch"] = new JsonArray(folder.Reports.Select(r => (JsonNode)r.Samples).ToArray());
         TrainingRun.WriteSummary(settings.Directory, run.Summary);
+        folder.Complete();
         return run;
     }
 

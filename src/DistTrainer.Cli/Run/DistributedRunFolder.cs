@@ -28,6 +28,9 @@ public sealed record RunFolderModel(
 /// an epoch row in metrics.csv as each epoch ends, checkpoint.dtc whenever the coordinator hands one over, and the
 /// end-of-run files. The coordinator calls in on an actor thread, so checkpoints are encoded and written on a
 /// background task, one after the other in the order they were taken, each atomically (<see cref="AtomicFile"/>).
+/// The checkpoint of the job's end waits for <see cref="Complete"/>, after the end-of-run files: a checkpoint that says
+/// the run is finished then always has them beside it, and a crash while they are written leaves the one before, from
+/// which a resume trains the rest again and writes them.
 /// </summary>
 public sealed class DistributedRunFolder : IDisposable
 {
@@ -47,6 +50,7 @@ public sealed class DistributedRunFolder : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _writes = Task.CompletedTask;
     private Exception? _writeError;
+    private (Checkpoint Checkpoint, float[] Weights)? _final;
     private bool _closed;
     private volatile bool _stopped;
 
@@ -156,10 +160,14 @@ public sealed class DistributedRunFolder : IDisposable
             WallSeconds = wall,
             History = history,
         };
-        var path = Path.Combine(_dir, Checkpoint.FileName);
         var stopHere = p.Version == _stopAfterStep;
         lock (_lock)
         {
+            if (p.Epoch >= _training.Epochs && !stopHere)
+            {
+                _final = (checkpoint, taken.Weights);
+                return;
+            }
             _writes = _writes.ContinueWith(_ =>
             {
                 if (_writeError is not null)
@@ -168,13 +176,12 @@ public sealed class DistributedRunFolder : IDisposable
                 }
                 try
                 {
-                    checkpoint.Model = _model.CheckpointModel(taken.Weights);
-                    checkpoint.Save(path);
+                    Save(checkpoint, taken.Weights);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                     _writeError = e;
-                    Console.Error.WriteLine($"error: cannot write {path}: {e.Message}");
+                    Console.Error.WriteLine($"error: cannot write {CheckpointPath}: {e.Message}");
                     _stop.Cancel();
                 }
             }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
@@ -197,7 +204,30 @@ public sealed class DistributedRunFolder : IDisposable
         writes.GetAwaiter().GetResult();
         if (_writeError is { } error)
         {
-            throw new UsageException($"cannot write {Path.Combine(_dir, Checkpoint.FileName)}: {error.Message}");
+            throw new UsageException($"cannot write {CheckpointPath}: {error.Message}");
+        }
+    }
+
+    /// <summary>Writes the checkpoint of the job's end; call it once the end-of-run files are written.</summary>
+    public void Complete()
+    {
+        FlushCheckpoints();
+        (Checkpoint Checkpoint, float[] Weights)? final;
+        lock (_lock)
+        {
+            final = _final;
+            _final = null;
+        }
+        if (final is var (checkpoint, weights))
+        {
+            try
+            {
+                Save(checkpoint, weights);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"cannot write {CheckpointPath}: {e.Message}");
+            }
         }
     }
 
@@ -255,6 +285,14 @@ public sealed class DistributedRunFolder : IDisposable
 
     /// <summary>The run's wall clock, counting the time before a resume.</summary>
     public double WallSeconds() => Wall();
+
+    private string CheckpointPath => Path.Combine(_dir, Checkpoint.FileName);
+
+    private void Save(Checkpoint checkpoint, float[] weights)
+    {
+        checkpoint.Model = _model.CheckpointModel(weights);
+        checkpoint.Save(CheckpointPath);
+    }
 
     private double Wall() => _wallBefore + _clock.Elapsed.TotalSeconds;
 }

@@ -1,10 +1,12 @@
 using System.Text.Json.Nodes;
+using DistTrainer.Actors.Coordinator;
 using DistTrainer.Actors.Messages;
 using DistTrainer.Cli.Commands;
 using DistTrainer.Cli.ModelFiles;
 using DistTrainer.Cli.Run;
 using DistTrainer.Numerics.Models;
 using DistTrainer.Numerics.Training;
+using ActorEpochReport = DistTrainer.Actors.Coordinator.EpochReport;
 
 namespace DistTrainer.Cli.Tests.RunFiles;
 
@@ -62,6 +64,49 @@ public sealed class SimulationCheckpointTests : IDisposable
 
         var diff = straight.Model.Weights.Zip(resumed.Model.Weights).Max(p => Math.Abs(p.First - p.Second));
         Assert.True(diff <= 1e-5f, $"max abs diff {diff}"); // the sum of two parts' gradients rounds unlike the whole batch's
+    }
+
+    [Fact]
+    public void Checkpoint_of_the_jobs_end_should_be_written_only_once_the_run_is_complete()
+    {
+        var dir = NewRunFolder("ending");
+        var job = SmallRun.Job();
+        var data = SmallRun.Data;
+        var training = job.CreateTrainingOptions(data.Train.Count);
+        var model = new Mlp(job.CreateSpec(data));
+        var path = Path.Combine(dir, Checkpoint.FileName);
+        var last = training.Epochs;
+        var evaluation = new Evaluation(0.5, 0.9, null, null, null);
+
+        // Epochs before the last end, then a step inside the last, then the job's end.
+        void TrainUpToTheEnd(DistributedRunFolder folder)
+        {
+            for (var epoch = 1; epoch <= last; epoch++)
+            {
+                if (epoch == last)
+                {
+                    folder.OnCheckpoint(new CheckpointTaken(new TrainingPosition(last - 1, 10, 100, 1.0, 0.1), new float[model.ParameterCount], []));
+                }
+                folder.OnEpoch(new ActorEpochReport(epoch, 0.5, data.Train.Count, 1, 1442, evaluation, [], epoch * 46L, 0, 0));
+            }
+            folder.OnCheckpoint(new CheckpointTaken(new TrainingPosition(last, 0, last * 46L, 0, 0), new float[model.ParameterCount], []));
+            folder.FlushCheckpoints();
+        }
+
+        using (var crashed = new DistributedRunFolder(dir, job, data, model, training, resume: null))
+        {
+            TrainUpToTheEnd(crashed);
+            Assert.Equal(100, Checkpoint.Load(path).Step);
+        } // disposed before Complete, as when the process dies while it writes the end-of-run files
+        Assert.Equal(100, Checkpoint.Load(path).Step);
+
+        using var finished = new DistributedRunFolder(dir, job, data, model, training, resume: null);
+        TrainUpToTheEnd(finished);
+        finished.Close();
+        Assert.Equal(100, Checkpoint.Load(path).Step);
+        finished.Complete();
+        var end = Checkpoint.Load(path);
+        Assert.Equal((last, 0, last * 46L), (end.Epoch, end.Cursor, end.Step));
     }
 
     private string NewRunFolder(string name)
