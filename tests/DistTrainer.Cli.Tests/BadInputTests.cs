@@ -155,6 +155,15 @@ public sealed class BadInputTests : IDisposable
         Assert.False(Directory.Exists(dir), "the failed run left its folder");
     }
 
+    [Theory]
+    [InlineData("worker", "--epochs", "error: --epochs is a coordinator option; this node's roles are worker")]
+    [InlineData("coordinator,parameter-server", "--straggler", "error: --straggler is a worker option; this node's roles are coordinator,parameter-server")]
+    public async Task Option_of_a_role_the_node_does_not_have_should_be_a_usage_error(string roles, string option, string expected)
+    {
+        var error = await RunExpectingError(2, "node", "--role", roles, option, "5");
+        Assert.Equal(expected, error);
+    }
+
     [Fact]
     public async Task Unknown_command_should_be_a_usage_error()
     {

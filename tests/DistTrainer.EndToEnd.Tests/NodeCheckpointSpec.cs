@@ -13,6 +13,8 @@ public sealed class NodeCheckpointSpec : IDisposable
     private static readonly TimeSpan _jobTimeout = TimeSpan.FromMinutes(4);
     private static readonly string[] _job = ["--epochs", "3", "--hidden", "64", "--lr", "0.005", "--seed", "3"];
     private static readonly string[] _crashAt = ["--checkpoint-every", "20", "--log-every", "20"]; // KillMidJobAsync waits for the step 20 line
+    // The crashed cluster's worker is a straggler, so the job is seconds from its end when the test sees step 20 and freezes it.
+    private static readonly string[] _slowWorker = ["--straggler", "100"];
     private readonly NodeGroup _nodes = new();
 
     [Fact]
@@ -20,7 +22,7 @@ public sealed class NodeCheckpointSpec : IDisposable
     {
         var straight = await RunClusterAsync("straight", ["--out", "straight", "--checkpoint-every", "20"]);
 
-        var (coordinator, worker) = StartCluster("crashed", ["--out", "run", .. _crashAt, .. _job]);
+        var (coordinator, worker) = StartCluster("crashed", ["--out", "run", .. _crashAt, .. _job], _slowWorker);
         await KillMidJobAsync(coordinator, worker);
 
         var resumed = await RunClusterAsync("resumed", ["--resume", "run"]);
@@ -46,7 +48,7 @@ public sealed class NodeCheckpointSpec : IDisposable
         // The uninterrupted run: the same actors in one process (one sync worker computes the same gradients as a worker node).
         var straight = _nodes.Start("straight", ["train", .. job, "--workers", "1", "--out", "straight", "--json", "--quiet"]);
 
-        var (coordinator, worker) = StartCluster("crashed", ["--out", "run", .. _crashAt, .. job], ["--model", "rbm"]);
+        var (coordinator, worker) = StartCluster("crashed", ["--out", "run", .. _crashAt, .. job], ["--model", "rbm", .. _slowWorker]);
         await KillMidJobAsync(coordinator, worker);
 
         var resumed = await RunClusterAsync("resumed", ["--resume", "run", "--model", "rbm"], ["--model", "rbm"]);
@@ -67,8 +69,8 @@ public sealed class NodeCheckpointSpec : IDisposable
     }
 
     /// <summary>
-    /// Freezes the worker as soon as the coordinator logs step 20, which it checkpoints, so the job cannot end before
-    /// the kill however slowly that checkpoint is written; then waits for checkpoint.dtc and kills both processes.
+    /// Freezes the (straggling) worker as soon as the coordinator logs step 20, which it checkpoints, so the job cannot
+    /// end before the kill however slowly that checkpoint is written; then waits for checkpoint.dtc and kills both processes.
     /// </summary>
     private async Task KillMidJobAsync(NodeProcess coordinator, NodeProcess worker)
     {

@@ -48,6 +48,9 @@ public sealed record ClusterNodeOptions(IReadOnlyList<string> Roles)
 
     /// <summary>The model kind a worker node's data was prepared for; the coordinator refuses a node whose kind differs from the job's.</summary>
     public ModelKind WorkerModel { get; init; } = ModelKind.Mlp;
+
+    /// <summary>Fault injection: a worker node holds back each gradient push this long (a straggler node).</summary>
+    public TimeSpan WorkerPushDelay { get; init; } = TimeSpan.Zero;
 }
 
 /// <summary>
@@ -199,7 +202,7 @@ public sealed class ClusterNode
             }
             if (roles.Contains(WorkerRole))
             {
-                system.ActorOf(WorkerHost.Props(options.JobId, workerData!, options.WorkerThreads, outcome, options.WorkerModel), CoordinatorHost.WorkerHostName);
+                system.ActorOf(WorkerHost.Props(options.JobId, workerData!, options.WorkerThreads, outcome, options.WorkerModel, options.WorkerPushDelay), CoordinatorHost.WorkerHostName);
             }
             if (!roles.Contains(CoordinatorRole))
             {

@@ -20,12 +20,14 @@ public sealed class WorkerHost : ReceiveActor, IWithTimers
     private readonly int _threads;
     private readonly NodeOutcome _outcome;
     private readonly ModelKind _kind;
+    private readonly TimeSpan _pushDelay;
     private readonly IActorRef _coordinatorProxy;
     private IActorRef _worker = ActorRefs.Nobody;
 
-    public WorkerHost(string jobId, ReloadingTrainingData train, int threads, NodeOutcome outcome, ModelKind kind = ModelKind.Mlp)
+    public WorkerHost(string jobId, ReloadingTrainingData train, int threads, NodeOutcome outcome, ModelKind kind = ModelKind.Mlp, TimeSpan pushDelay = default)
     {
         _kind = kind;
+        _pushDelay = pushDelay;
         _jobId = jobId;
         _train = train;
         _threads = threads;
@@ -58,8 +60,9 @@ public sealed class WorkerHost : ReceiveActor, IWithTimers
         });
     }
 
-    public static Props Props(string jobId, ReloadingTrainingData train, int threads, NodeOutcome outcome, ModelKind kind = ModelKind.Mlp) =>
-        Akka.Actor.Props.Create(() => new WorkerHost(jobId, train, threads, outcome, kind));
+    public static Props Props(string jobId, ReloadingTrainingData train, int threads, NodeOutcome outcome, ModelKind kind = ModelKind.Mlp,
+        TimeSpan pushDelay = default) =>
+        Akka.Actor.Props.Create(() => new WorkerHost(jobId, train, threads, outcome, kind, pushDelay));
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -96,6 +99,7 @@ public sealed class WorkerHost : ReceiveActor, IWithTimers
             Rbm = spec.Rbm,
             ChunkFloats = settings.ChunkFloats,
             MaxOpenTransfers = settings.MaxOpenTransfers,
+            MessageDelay = _pushDelay,
         };
         _worker = Context.ActorOf(WorkerActor.Props(workerSettings, _train, coordinator, parameterServer), $"worker-{offer.WorkerId}");
         Context.Watch(_worker);

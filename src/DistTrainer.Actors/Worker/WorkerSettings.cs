@@ -4,8 +4,8 @@ namespace DistTrainer.Actors.Worker;
 
 /// <summary>
 /// What one worker needs besides its data: its id, the model shape, the largest piece of a batch it may be given,
-/// compute threads, and the local simulation's fault injection (<see cref="MessageDelay"/> for a straggler,
-/// <see cref="CrashAt"/> to stop itself).
+/// compute threads, and fault injection (<see cref="MessageDelay"/> for a straggler, in a simulation or on a worker node;
+/// <see cref="CrashAt"/> to stop itself, in a simulation).
 /// </summary>
 public sealed record WorkerSettings(int WorkerId, ModelSpec Model, int MaxBatch, int Threads = 1)
 {

@@ -47,6 +47,7 @@ public static class NodeCommand
         new("resume", "coordinator: continue the run in this folder from its last checkpoint (--epochs may raise the total); sync mode reaches the uninterrupted result, async mode continues from the last epoch end; not with --persistent"),
         new("step-timeout", "coordinator: seconds before a step with no answer is re-driven", Default: "reference.conf's (10)"),
         new("log-every", "coordinator: a progress line and a metrics.csv row every N optimizer steps (0: epochs only)", Default: "50"),
+        new("straggler", "worker: delay every gradient push of this node by MS milliseconds (fault injection, as train's --straggler I:MS)", Default: "0"),
         new("log-level", "Akka log level on stderr: OFF, ERROR, WARNING, INFO, DEBUG", Default: "INFO"),
         .. TrainCommand.Options.Where(o => _trainOptionNames.Contains(o.Name)),
         new("json", "coordinator: print the JSON summary as the last line of stdout", TakesValue: false),
@@ -83,6 +84,10 @@ public static class NodeCommand
                 throw new UsageException($"--{name} is a coordinator option; this node's roles are {string.Join(",", roles)}");
             }
         }
+        if (!isWorker && options.Has("straggler"))
+        {
+            throw new UsageException($"--straggler is a worker option; this node's roles are {string.Join(",", roles)}");
+        }
 
         var jobId = options.String("job", ClusterNode.DefaultJobId);
         var json = options.Flag("json");
@@ -118,6 +123,7 @@ public static class NodeCommand
             WorkerData = !isWorker ? null : rbmModel ? () => RbmNode.LoadTrain(options) : () => job.LoadData().Train,
             WorkerThreads = job.Threads,
             WorkerModel = rbmModel ? ModelKind.Rbm : ModelKind.Mlp,
+            WorkerPushDelay = TimeSpan.FromMilliseconds(options.Int("straggler", 0, min: 0)),
         };
 
         PreparedData? prepared = null;
